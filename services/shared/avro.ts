@@ -1,0 +1,106 @@
+/**
+ * Avro in the Confluent wire format: magic byte 0, the 4-byte big-endian schema id, then the Avro binary.
+ * Schemas come from schemas/*.avsc (embedded by the generator) and are registered under `<topic>-value`
+ * with BACKWARD compatibility. Decoding always resolves the writer's schema (fetched by id, cached) against
+ * our committed reader schema, so records written by a newer schema (new enum symbols -> UNKNOWN, new
+ * optional fields ignored) decode safely.
+ */
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro, { type Resolver, type Schema, type Type } from 'avsc';
+import { PoisonMessageError, TransientError, errorMessage } from './errors';
+
+const MAGIC = 0;
+
+export function parseWireHeader(buf: Buffer): { schemaId: number; payload: Buffer } {
+  if (buf.length < 5 || buf[0] !== MAGIC) {
+    throw new PoisonMessageError('decode', 'not Confluent wire format (missing magic byte 0 or too short)');
+  }
+  return { schemaId: buf.readInt32BE(1), payload: buf.subarray(5) };
+}
+
+export function frame(schemaId: number, payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out[0] = MAGIC;
+  out.writeInt32BE(schemaId, 1);
+  payload.copy(out, 5);
+  return out;
+}
+
+export class AvroCodec<T> {
+  readonly type: Type;
+  /** Per writer schema id: the resolver to our reader schema, or null when the writer is our schema. */
+  private readonly resolvers = new Map<number, Resolver | null>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    readonly subject: string,
+    readonly schema: Schema,
+    private schemaId?: number,
+  ) {
+    this.type = avro.Type.forSchema(schema);
+  }
+
+  /** Registers the schema (idempotent: an identical schema returns its existing id). */
+  async register(): Promise<number> {
+    try {
+      const { id } = await this.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(this.schema) },
+        { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD },
+      );
+      this.schemaId = id;
+      return id;
+    } catch (err) {
+      throw new TransientError(`schema registration for ${this.subject} failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  get id(): number {
+    if (this.schemaId === undefined) throw new Error(`schema for ${this.subject} is not registered yet`);
+    return this.schemaId;
+  }
+
+  encode(value: T): Buffer {
+    return frame(this.id, this.type.toBuffer(value));
+  }
+
+  async decode(buf: Buffer): Promise<T> {
+    const { schemaId, payload } = parseWireHeader(buf);
+    const cached = this.resolvers.get(schemaId);
+    const resolver = cached === undefined ? await this.resolverFor(schemaId) : cached;
+    try {
+      return (resolver ? this.type.fromBuffer(payload, resolver, true) : this.type.fromBuffer(payload)) as T;
+    } catch (err) {
+      throw new PoisonMessageError(
+        'decode',
+        `Avro payload does not match schema ${schemaId}: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  private async resolverFor(schemaId: number): Promise<Resolver | null> {
+    if (schemaId === this.schemaId) {
+      this.resolvers.set(schemaId, null);
+      return null;
+    }
+    let writer: Type;
+    try {
+      // The registry client returns its own avsc Type for Avro schemas.
+      const raw = (await this.registry.getSchema(schemaId)) as unknown as Type;
+      writer = avro.Type.forSchema(raw.schema({ exportAttrs: true }));
+    } catch (err) {
+      throw new TransientError(`cannot fetch writer schema ${schemaId}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    // Same canonical form: no resolution needed.
+    const resolver = writer.equals(this.type) ? null : this.type.createResolver(writer);
+    this.resolvers.set(schemaId, resolver);
+    return resolver;
+  }
+}
+
+export function createRegistry(url: string): SchemaRegistry {
+  return new SchemaRegistry({ host: url, clientId: 'storeline', retry: { retries: 3 } });
+}

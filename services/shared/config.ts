@@ -1,0 +1,84 @@
+/**
+ * Configuration: each service owns one zod schema (its `config.ts`), parsed once at start-up from the
+ * environment. Nothing else reads process.env. Every problem is printed, then the process exits non-zero.
+ * The pieces below are shared by those schemas.
+ */
+import { z } from 'zod';
+
+export const kafkaBrokers = z
+  .string({ error: 'is required (comma-separated host:port list)' })
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'needs at least one broker'),
+  );
+
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' });
+export const port = z.coerce.number().int().min(0).max(65535);
+export const logLevel = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
+export const topicPrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]*$/, 'may hold letters, digits, dot, underscore and dash only')
+  .default('');
+export const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+export const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export type ParseResult<T> = { ok: true; config: T } | { ok: false; problems: string[] };
+
+/** Parses `env` with `schema`, naming the variable behind each problem. */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): ParseResult<z.output<S>> {
+  // Empty strings count as unset, so `FOO= cmd` falls back to the default instead of failing oddly.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return { ok: true, config: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((i) => {
+      const name = i.path.length ? i.path.join('.') : '(config)';
+      const msg = i.code === 'invalid_type' && i.input === undefined ? 'is required' : i.message;
+      return `${name}: ${msg}`;
+    }),
+  };
+}
+
+/** For main.ts: parse or print every problem and exit 2. */
+export function loadConfigOrExit<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.output<S> {
+  const parsed = parseConfig(schema, env);
+  if (parsed.ok) return parsed.config;
+  process.stderr.write(
+    `${service}: invalid configuration\n${parsed.problems.map((p) => `  - ${p}\n`).join('')}`,
+  );
+  process.exit(2);
+}
+
+/** Variables every Kafka service reads. */
+export const kafkaEnv = {
+  KAFKA_BROKERS: kafkaBrokers,
+  SCHEMA_REGISTRY_URL: httpUrl,
+  TOPIC_PREFIX: topicPrefix,
+  KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  LOG_LEVEL: logLevel,
+};

@@ -1,0 +1,315 @@
+/**
+ * Exactly-once consume -> transform -> produce on kafkajs transactions.
+ *
+ * Each chunk of a fetched batch runs in one Kafka transaction that holds the chunk's output records and the
+ * input offsets (sendOffsets), so either both become visible to read_committed consumers or neither does.
+ * A crash anywhere before commit leaves the transaction to be aborted (by the next owner's initProducerId,
+ * or the broker's transaction timeout) and the input is delivered again.
+ *
+ * Fencing: one transactional producer per input partition, with a transactional.id derived from the
+ * partition (`<prefix>-<topic>-<partition>`). kafkajs' TxnOffsetCommit does not carry the consumer group
+ * generation (no KIP-447), so per-partition ids are what fences a stalled former owner of a partition:
+ * the new owner's initProducerId bumps the epoch and the zombie's commit fails.
+ *
+ * Poison input (a non-retriable error from `transform`) goes to the topic's dead-letter topic with the
+ * reason, inside the same transaction, and the consumer moves on. Retriable errors abort the transaction
+ * and retry the chunk with backoff; after the policy's last attempt the consumer restarts from the last
+ * committed offset.
+ */
+import type { Consumer, Kafka, KafkaMessage, Producer, Message } from 'kafkajs';
+import { PipelineError, PoisonMessageError, errorMessage, isRetriable } from './errors';
+import { readHeaders, type Headers } from './kafka';
+import type { Logger } from './logger';
+import type { RetryPolicy } from './topics';
+
+export interface InputRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+  /** Broker/producer timestamp, epoch ms. */
+  timestamp: number;
+}
+
+export interface OutputRecord {
+  topic: string;
+  key: string | Buffer | null;
+  value: Buffer;
+  headers?: Headers;
+}
+
+export type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
+
+export interface ChunkCommitted {
+  topic: string;
+  partition: number;
+  lastOffset: string;
+  inputs: number;
+  outputs: number;
+  deadLettered: number;
+}
+
+export interface TransformerOptions {
+  kafka: Kafka;
+  logger: Logger;
+  groupId: string;
+  topics: string[];
+  /** Dead-letter topic for records of an input topic. Poison input of a topic without one stops the consumer. */
+  dlqFor: (inputTopic: string) => string | undefined;
+  transactionalIdPrefix: string;
+  transform: Transform;
+  retry: RetryPolicy;
+  maxRecordsPerTransaction?: number;
+  /** Output records buffered before one sendBatch inside the open transaction. */
+  maxRecordsPerSend?: number;
+  fromBeginning?: boolean;
+  /** Consumer group session timeout; a dead member holds its partitions this long. */
+  sessionTimeoutMs?: number;
+  now?: () => number;
+  onCommitted?: (info: ChunkCommitted) => void;
+}
+
+export const DLQ_HEADERS = {
+  stage: 'dlq.stage',
+  reason: 'dlq.reason',
+  retriable: 'dlq.retriable',
+  firstSeen: 'dlq.first-seen',
+  sourceTopic: 'dlq.source-topic',
+  sourcePartition: 'dlq.source-partition',
+  sourceOffset: 'dlq.source-offset',
+} as const;
+
+/** The dead-letter record for `input`: its exact bytes and headers plus why it failed. */
+export function deadLetter(input: InputRecord, dlqTopic: string, err: unknown, now: number): OutputRecord {
+  const stage = err instanceof PoisonMessageError ? err.stage : 'transform';
+  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return {
+    topic: dlqTopic,
+    key: input.key,
+    value: input.value ?? Buffer.alloc(0),
+    headers: {
+      ...input.headers,
+      [DLQ_HEADERS.stage]: stage,
+      [DLQ_HEADERS.reason]: reason.slice(0, 2000),
+      [DLQ_HEADERS.retriable]: String(isRetriable(err)),
+      [DLQ_HEADERS.firstSeen]: input.headers[DLQ_HEADERS.firstSeen] ?? new Date(now).toISOString(),
+      [DLQ_HEADERS.sourceTopic]: input.topic,
+      [DLQ_HEADERS.sourcePartition]: String(input.partition),
+      [DLQ_HEADERS.sourceOffset]: input.offset,
+    },
+  };
+}
+
+export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const exp = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
+  // Full jitter in the upper half: spreads retries of many instances without collapsing to zero.
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}
+
+function isFenced(err: unknown): boolean {
+  const type = (err as { type?: unknown } | null)?.type;
+  return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /fenced/i.test(errorMessage(err));
+}
+
+function toInput(topic: string, partition: number, m: KafkaMessage): InputRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: readHeaders(m.headers as Record<string, unknown> | undefined),
+    timestamp: Number(m.timestamp),
+  };
+}
+
+function groupByTopic(records: OutputRecord[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    const list = byTopic.get(r.topic) ?? [];
+    list.push({ key: r.key, value: r.value, headers: r.headers });
+    byTopic.set(r.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class TransactionalTransformer {
+  readonly consumer: Consumer;
+  private readonly producers = new Map<string, Promise<Producer>>();
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private stopping = false;
+
+  constructor(private readonly opts: TransformerOptions) {
+    this.log = opts.logger.child({ component: 'transformer', groupId: opts.groupId });
+    this.now = opts.now ?? Date.now;
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      // Transactions in flight must finish or abort before their records are read downstream.
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      void this.releaseRevoked(e.payload.memberAssignment);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: this.opts.topics,
+      fromBeginning: this.opts.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      autoCommit: false, // offsets are committed inside the transactions
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const max = this.opts.maxRecordsPerTransaction ?? 500;
+        for (let i = 0; i < batch.messages.length; i += max) {
+          if (!isRunning() || isStale() || this.stopping) return;
+          const chunk = batch.messages.slice(i, i + max);
+          await this.processWithRetry(batch.topic, batch.partition, chunk);
+          resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+          await heartbeat();
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    // consumer.disconnect waits for the batch in flight; its chunk either commits or aborts.
+    await this.consumer.disconnect();
+    const producers = [...this.producers.values()];
+    this.producers.clear();
+    await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
+  }
+
+  private producerFor(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}-${partition}`;
+    let p = this.producers.get(key);
+    if (!p) {
+      const producer = this.opts.kafka.producer({
+        transactionalId: `${this.opts.transactionalIdPrefix}-${key}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        transactionTimeout: 60_000,
+      });
+      // connect() runs initProducerId: fences any earlier owner of this partition and aborts its open txn.
+      p = producer.connect().then(() => producer);
+      p.catch(() => this.producers.delete(key));
+      this.producers.set(key, p);
+    }
+    return p;
+  }
+
+  private async dropProducer(topic: string, partition: number): Promise<void> {
+    const key = `${topic}-${partition}`;
+    const p = this.producers.get(key);
+    this.producers.delete(key);
+    if (p) await (await p.catch(() => undefined))?.disconnect().catch(() => undefined);
+  }
+
+  private async releaseRevoked(assignment: Record<string, number[]>): Promise<void> {
+    const keep = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}-${p}`)));
+    for (const key of [...this.producers.keys()]) {
+      if (keep.has(key)) continue;
+      const p = this.producers.get(key);
+      this.producers.delete(key);
+      await (await p?.catch(() => undefined))?.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async processWithRetry(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
+    const policy = this.opts.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.processChunk(topic, partition, chunk);
+        return;
+      } catch (err) {
+        if (isFenced(err)) {
+          await this.dropProducer(topic, partition);
+          throw new PipelineError(`producer for ${topic}-${partition} was fenced; another instance owns it`, {
+            retriable: true,
+            cause: err,
+            context: { topic, partition },
+          });
+        }
+        if (!isRetriable(err) || attempt >= policy.maxAttempts || this.stopping) throw err;
+        const wait = backoffMs(policy, attempt);
+        this.log.warn(
+          { err, topic, partition, offset: chunk[0]?.offset, attempt, waitMs: wait },
+          'transaction aborted; retrying chunk',
+        );
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async processChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
+    const producer = await this.producerFor(topic, partition);
+    const txn = await producer.transaction();
+    const maxPerSend = this.opts.maxRecordsPerSend ?? 500;
+    let pending: OutputRecord[] = [];
+    let outputs = 0;
+    let deadLettered = 0;
+    try {
+      for (const m of chunk) {
+        const input = toInput(topic, partition, m);
+        let out: OutputRecord[];
+        try {
+          out = await this.opts.transform(input);
+        } catch (err) {
+          if (isRetriable(err)) throw err;
+          const dlq = this.opts.dlqFor(topic);
+          if (!dlq) throw err;
+          this.log.error(
+            {
+              err,
+              topic,
+              partition,
+              offset: m.offset,
+              stage: err instanceof PoisonMessageError ? err.stage : 'transform',
+            },
+            'dead-lettering record',
+          );
+          out = [deadLetter(input, dlq, err, this.now())];
+          deadLettered++;
+        }
+        pending.push(...out);
+        if (pending.length >= maxPerSend) {
+          await txn.sendBatch({ topicMessages: groupByTopic(pending) });
+          outputs += pending.length;
+          pending = [];
+        }
+      }
+      if (pending.length > 0) {
+        await txn.sendBatch({ topicMessages: groupByTopic(pending) });
+        outputs += pending.length;
+      }
+      const last = chunk[chunk.length - 1] as KafkaMessage;
+      await txn.sendOffsets({
+        consumerGroupId: this.opts.groupId,
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
+      });
+      await txn.commit();
+      this.opts.onCommitted?.({
+        topic,
+        partition,
+        lastOffset: last.offset,
+        inputs: chunk.length,
+        outputs,
+        deadLettered,
+      });
+    } catch (err) {
+      if (txn.isActive()) await txn.abort().catch((e) => this.log.warn({ err: e }, 'abort failed'));
+      throw err;
+    }
+  }
+}

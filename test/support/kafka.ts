@@ -1,0 +1,102 @@
+/**
+ * Integration-test helpers in the style of kafkajs' testHelpers: random names for isolation, and waits on
+ * conditions (messages arrived, consumer joined) with a deadline instead of sleeps.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { createLogger } from '../../services/shared/logger';
+import { ensureTopics } from '../../services/shared/kafka';
+import { TopicNames } from '../../services/shared/topics';
+import { stackEnv } from './env';
+
+export const testLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+export function randomId(prefix = 'test'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+export function testKafka(clientId = randomId('client')): Kafka {
+  return new Kafka({ clientId, brokers: stackEnv().brokers, logLevel: logLevel.NOTHING });
+}
+
+/** A fresh prefix with every catalog topic created under it. */
+export async function createCatalogTopics(kafka: Kafka): Promise<TopicNames> {
+  const names = new TopicNames(`${randomId('t')}.`);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, names);
+  } finally {
+    await admin.disconnect();
+  }
+  return names;
+}
+
+export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface Collected {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+}
+
+/** Starts a consumer that collects every record of `topics` from the beginning. */
+export async function collect(
+  kafka: Kafka,
+  topics: string[],
+  opts: { readUncommitted?: boolean } = {},
+): Promise<{ records: Collected[]; consumer: Consumer; stop: () => Promise<void> }> {
+  const records: Collected[] = [];
+  const consumer = kafka.consumer({
+    groupId: randomId('collector'),
+    readUncommitted: opts.readUncommitted ?? false,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      records.push({ topic, partition, message });
+    },
+  });
+  return { records, consumer, stop: () => consumer.disconnect() };
+}
+
+/** Waits until `records` holds at least `n` entries matching `filter`. */
+export async function waitForRecords(
+  records: Collected[],
+  n: number,
+  filter: (r: Collected) => boolean = () => true,
+  timeoutMs = 60_000,
+): Promise<Collected[]> {
+  return waitFor(
+    `${n} records`,
+    () => {
+      const hit = records.filter(filter);
+      return hit.length >= n ? hit : undefined;
+    },
+    timeoutMs,
+  );
+}
