@@ -21,8 +21,12 @@ function start(def: ServiceDef): void {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = `[${def.name}] `;
-  child.stdout?.on('data', (d: Buffer) => process.stdout.write(prefix + d.toString().replace(/\n(?=.)/g, `\n${prefix}`)));
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(prefix + d.toString().replace(/\n(?=.)/g, `\n${prefix}`)));
+  child.stdout?.on('data', (d: Buffer) =>
+    process.stdout.write(prefix + d.toString().replace(/\n(?=.)/g, `\n${prefix}`)),
+  );
+  child.stderr?.on('data', (d: Buffer) =>
+    process.stderr.write(prefix + d.toString().replace(/\n(?=.)/g, `\n${prefix}`)),
+  );
   child.on('exit', (code, signal) => console.log(`${prefix}exited (${signal ?? code})`));
   children.push(child);
 }

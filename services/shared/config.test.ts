@@ -13,12 +13,20 @@ describe('parseConfig', () => {
     const r = parseConfig(schema, good);
     expect(r).toEqual({
       ok: true,
-      config: expect.objectContaining({ KAFKA_BROKERS: ['127.0.0.1:9092', '127.0.0.1:9094'], TOPIC_PREFIX: '', LOG_LEVEL: 'info' }),
+      config: expect.objectContaining({
+        KAFKA_BROKERS: ['127.0.0.1:9092', '127.0.0.1:9094'],
+        TOPIC_PREFIX: '',
+        LOG_LEVEL: 'info',
+      }),
     });
   });
 
   it('names every bad or missing variable at once', () => {
-    const r = parseConfig(schema, { KAFKA_BROKERS: 'localhost', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    const r = parseConfig(schema, {
+      KAFKA_BROKERS: 'localhost',
+      DATABASE_URL: 'mysql://x',
+      LOG_LEVEL: 'loud',
+    });
     expect(r.ok).toBe(false);
     const problems = r.ok ? [] : r.problems;
     expect(problems).toEqual(
