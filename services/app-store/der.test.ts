@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { decodeOid, extensionOids } from './der';
+
+const SHARED = resolve(__dirname, '../../../shared/fixtures/app-store');
+
+function realChain(): Buffer[] {
+  const body = JSON.parse(readFileSync(resolve(SHARED, 'real/01_DID_RENEW.json'), 'utf8')) as {
+    signedPayload: string;
+  };
+  const header = JSON.parse(
+    Buffer.from(body.signedPayload.split('.')[0] as string, 'base64url').toString(),
+  ) as {
+    x5c: string[];
+  };
+  return header.x5c.map((c) => Buffer.from(c, 'base64'));
+}
+
+describe('extensionOids', () => {
+  it("reads Apple's marker OIDs from the real leaf and intermediate", () => {
+    const [leaf, intermediate, root] = realChain();
+    expect(extensionOids(leaf!)).toContain('1.2.840.113635.100.6.11.1');
+    expect(extensionOids(intermediate!)).toContain('1.2.840.113635.100.6.2.1');
+    expect(extensionOids(root!)).toEqual(['2.5.29.14', '2.5.29.19', '2.5.29.15']);
+  });
+
+  it('matches the bundled Apple Root CA - G3', () => {
+    expect(extensionOids(readFileSync(resolve(SHARED, 'trust/AppleRootCA-G3.cer')))).toEqual([
+      '2.5.29.14',
+      '2.5.29.19',
+      '2.5.29.15',
+    ]);
+  });
+
+  it('rejects garbage', () => {
+    expect(() => extensionOids(Buffer.from('not a certificate'))).toThrow(/DER/);
+  });
+
+  it('decodes multi-byte OID arcs', () => {
+    expect(decodeOid(Buffer.from('2a864886f7636406020 1'.replace(/ /g, ''), 'hex'))).toBe(
+      '1.2.840.113635.100.6.2.1',
+    );
+  });
+});
