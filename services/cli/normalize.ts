@@ -1,0 +1,169 @@
+/**
+ * `storeline normalize [options] FILE...` — reads each file as an HTTP request body exactly as received,
+ * verifies it as the receiver would, and prints every canonical event as one JSON line (Avro field names,
+ * enums as strings, times as epoch ms).
+ *   Apple V2 `{"signedPayload": …}`, Apple V1 JSON (`notification_type`), Google Pub/Sub push envelope.
+ * Exit status: 0 every file mapped; 3 a file failed authentication (stderr names the file and the check,
+ * nothing is printed for it); 2 a file is malformed. 3 wins over 2 when both happen.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { APPLE_ROOT_CA_G3_DER } from '../app-store/appleRoot';
+import { loadCertificates } from '../app-store/certs';
+import { decodeNotificationV2 } from '../app-store/decode';
+import { mapAppStoreV1 } from '../app-store/mapV1';
+import { mapAppStoreV2, type RawContext } from '../app-store/mapV2';
+import { AppleVerifier, NotificationRejected } from '../app-store/verify';
+import { errorMessage } from '../shared/errors';
+import { subscriptionEventSchema, type SubscriptionEvent } from '../shared/generated/avro';
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  readFile: (path: string) => Buffer;
+  now: () => number;
+}
+
+export const nodeIo: CliIo = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+  readFile: (p) => readFileSync(p),
+  now: Date.now,
+};
+
+export const USAGE = `usage: storeline normalize [options] FILE...
+  --apple-root FILE        trusted Apple root, DER or PEM (repeatable; default: bundled Apple Root CA - G3)
+  --bundle-id ID           allowed bundleId (repeatable; default: any, with a warning)
+  --verify-at MODE         signed-date (default) or now: the date certificates must be valid at
+  --shared-secret S        Apple V1 shared secret
+`;
+
+const FIELD_ORDER = (subscriptionEventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
+
+/** One JSON line per event, fields in the Avro schema's order. */
+export function eventJson(e: SubscriptionEvent): string {
+  const rec = e as unknown as Record<string, unknown>;
+  return JSON.stringify(Object.fromEntries(FIELD_ORDER.map((k) => [k, rec[k]])));
+}
+
+export type Detected = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub' | 'unknown';
+
+export function detectFormat(body: unknown): Detected {
+  if (typeof body !== 'object' || body === null) return 'unknown';
+  if (typeof (body as { signedPayload?: unknown }).signedPayload === 'string') return 'app-store-v2';
+  if (typeof (body as { notification_type?: unknown }).notification_type === 'string') return 'app-store-v1';
+  if (typeof (body as { message?: { data?: unknown } }).message?.data === 'string')
+    return 'play-store-pubsub';
+  return 'unknown';
+}
+
+export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'apple-root': { type: 'string', multiple: true },
+        'bundle-id': { type: 'string', multiple: true },
+        'verify-at': { type: 'string', default: 'signed-date' },
+        'shared-secret': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`${errorMessage(err)}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    io.err(USAGE);
+    return 2;
+  }
+  const verifyAt = values['verify-at'];
+  if (verifyAt !== 'signed-date' && verifyAt !== 'now') {
+    io.err(`--verify-at must be signed-date or now\n${USAGE}`);
+    return 2;
+  }
+  let roots: Buffer[];
+  try {
+    const extra = values['apple-root'] ?? [];
+    roots = extra.length
+      ? loadCertificates(extra.map((f) => ({ name: f, bytes: io.readFile(f) })))
+      : [APPLE_ROOT_CA_G3_DER];
+  } catch (err) {
+    io.err(`cannot read --apple-root: ${errorMessage(err)}`);
+    return 2;
+  }
+  const bundleIds = values['bundle-id'] ?? null;
+  if (!bundleIds) io.err('warning: no --bundle-id given; notifications for any bundleId are accepted');
+  const verifier = new AppleVerifier({
+    trustedRoots: roots,
+    bundleIds,
+    environments: ['Production', 'Sandbox', 'Xcode', 'LocalTesting'],
+    appAppleIds: [],
+    effectiveDate: verifyAt,
+  });
+
+  let status = 0;
+  positionals.forEach((file, index) => {
+    let body: Buffer;
+    try {
+      body = io.readFile(file);
+    } catch (err) {
+      io.err(`${file}: cannot read: ${errorMessage(err)}`);
+      status = Math.max(status, 2);
+      return;
+    }
+    const ctx: RawContext = {
+      receivedAt: io.now(),
+      rawTopic: `file:${basename(file)}`,
+      rawPartition: 0,
+      rawOffset: index,
+    };
+    let events: SubscriptionEvent[];
+    try {
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new NotificationRejected('body', 'not JSON');
+      }
+      const format = detectFormat(json);
+      switch (format) {
+        case 'app-store-v2': {
+          const payload = verifier.verifyNotificationV2(body, io.now());
+          events = mapAppStoreV2(decodeNotificationV2(payload), ctx);
+          break;
+        }
+        case 'app-store-v1': {
+          const secret = values['shared-secret'];
+          if (secret === undefined)
+            throw new NotificationRejected('secret', 'V1 notification and no --shared-secret');
+          events = mapAppStoreV1(verifier.verifyNotificationV1(body, secret), body, ctx);
+          break;
+        }
+        case 'play-store-pubsub':
+          throw new NotificationRejected('body', 'Play Store envelopes are not supported by this build yet');
+        case 'unknown':
+          throw new NotificationRejected('body', 'not an App Store V2, App Store V1 or Pub/Sub push body');
+      }
+    } catch (err) {
+      if (err instanceof NotificationRejected && err.status === 401) {
+        io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
+        status = 3;
+      } else {
+        io.err(`${file}: malformed: ${errorMessage(err)}`);
+        status = Math.max(status, 2);
+      }
+      return;
+    }
+    for (const e of events) io.out(eventJson(e));
+  });
+  return status;
+}

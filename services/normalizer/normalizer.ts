@@ -1,0 +1,80 @@
+/** Wires the pure normalizers into the transactional consume -> produce loop. */
+import type { Kafka } from 'kafkajs';
+import { Counter, type Registry } from 'prom-client';
+import type { AvroCodec } from '../shared/avro';
+import type { SubscriptionEvent } from '../shared/generated/avro';
+import type { Logger } from '../shared/logger';
+import { TOPICS, type TopicNames } from '../shared/topics';
+import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../shared/transactional';
+import { normalizeAppStoreRecord } from './appStore';
+
+export interface NormalizerDeps {
+  kafka: Kafka;
+  logger: Logger;
+  names: TopicNames;
+  codec: AvroCodec<SubscriptionEvent>;
+  groupId: string;
+  transactionalIdPrefix: string;
+  metrics?: Registry;
+  maxRecordsPerTransaction?: number;
+}
+
+export function toOutputs(
+  events: SubscriptionEvent[],
+  topic: string,
+  codec: AvroCodec<SubscriptionEvent>,
+): OutputRecord[] {
+  return events.map((e) => ({
+    topic,
+    key: e.subscriptionKey,
+    value: codec.encode(e),
+    headers: { 'event-id': e.eventId, 'event-type': e.type, 'received-at': String(e.receivedAt) },
+  }));
+}
+
+export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer {
+  const { names, codec } = deps;
+  const eventsTopic = names.name('subscriptionEvents');
+  const rawAppStore = names.name('rawAppStore');
+  const dlqs = new Map([[rawAppStore, names.dlqOf('rawAppStore')]]);
+  const registers = deps.metrics ? [deps.metrics] : [];
+  const consumed = new Counter({
+    name: 'storeline_normalizer_records_consumed_total',
+    help: 'Raw records committed',
+    labelNames: ['topic'],
+    registers,
+  });
+  const produced = new Counter({
+    name: 'storeline_normalizer_events_produced_total',
+    help: 'Canonical events committed',
+    registers,
+  });
+  const deadLettered = new Counter({
+    name: 'storeline_normalizer_dlq_total',
+    help: 'Raw records dead-lettered',
+    labelNames: ['topic'],
+    registers,
+  });
+
+  const transform = (rec: InputRecord): OutputRecord[] => {
+    if (rec.topic === rawAppStore) return toOutputs(normalizeAppStoreRecord(rec), eventsTopic, codec);
+    throw new Error(`no normalizer for topic ${rec.topic}`);
+  };
+
+  return new TransactionalTransformer({
+    kafka: deps.kafka,
+    logger: deps.logger,
+    groupId: deps.groupId,
+    topics: [rawAppStore],
+    dlqFor: (t) => dlqs.get(t),
+    transactionalIdPrefix: deps.transactionalIdPrefix,
+    transform,
+    retry: TOPICS.rawAppStore.retry,
+    maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
+    onCommitted: (c) => {
+      consumed.inc({ topic: c.topic }, c.inputs);
+      produced.inc(c.outputs - c.deadLettered);
+      if (c.deadLettered) deadLettered.inc({ topic: c.topic }, c.deadLettered);
+    },
+  });
+}

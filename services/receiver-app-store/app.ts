@@ -1,0 +1,156 @@
+/**
+ * App Store receiver: verify first, publish the exact body bytes to the raw topic with acks=all, then 200.
+ *   POST /app-store/v2  {"signedPayload": "<JWS>"}  (App Store Server Notifications V2)
+ *   POST /app-store/v1  legacy JSON with `password` = shared secret (mounted only when a secret is configured)
+ * Answers: 200 once Kafka has the record; 400 malformed JSON or wrong content-type; 401 forged or
+ * unverifiable (JSON error naming the failed check; nothing published); 413 over the body limit; 503 when
+ * Kafka is down or the publish times out, so Apple retries. Duplicates are published as they come:
+ * deduplication by notification id happens downstream.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { rawKeyV2 } from '../app-store/decode';
+import { v1NotificationId } from '../app-store/mapV1';
+import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
+import { errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { Publish } from '../shared/publisher';
+import { RAW_HEADERS } from '../shared/rawHeaders';
+
+export interface AppStoreReceiverDeps {
+  verifier: AppleVerifier;
+  publish: Publish;
+  rawTopic: string;
+  logger: Logger;
+  metrics: Registry;
+  /** Enables POST /app-store/v1 when set. */
+  v1SharedSecret?: string;
+  bodyLimitBytes: number;
+  now?: () => number;
+}
+
+function isJson(req: Request): boolean {
+  return /^application\/json\s*(;.*)?$/i.test(req.headers['content-type'] ?? '');
+}
+
+export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
+  const now = deps.now ?? Date.now;
+  const requests = new Counter({
+    name: 'storeline_receiver_requests_total',
+    help: 'Notification requests by route and HTTP status',
+    labelNames: ['route', 'status'],
+    registers: [deps.metrics],
+  });
+  const rejected = new Counter({
+    name: 'storeline_receiver_verification_failures_total',
+    help: 'Rejected notifications by failed check',
+    labelNames: ['route', 'check'],
+    registers: [deps.metrics],
+  });
+  const publishLatency = new Histogram({
+    name: 'storeline_receiver_publish_seconds',
+    help: 'Time for Kafka to acknowledge a raw notification (acks=all)',
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.metrics],
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  const raw = express.raw({ type: () => true, limit: deps.bodyLimitBytes });
+
+  const handle =
+    (route: 'v2' | 'v1') =>
+    async (req: Request, res: Response): Promise<void> => {
+      const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
+      const log = deps.logger.child({ route, requestId });
+      const reply = (status: number, body: object) => {
+        requests.inc({ route, status });
+        res.status(status).json(body);
+      };
+      if (!isJson(req)) {
+        rejected.inc({ route, check: 'content_type' });
+        log.warn(
+          { contentType: req.headers['content-type'] },
+          'rejected: content-type is not application/json',
+        );
+        return reply(400, {
+          error: 'bad_request',
+          check: 'content_type',
+          message: 'content-type must be application/json',
+        });
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const receivedAt = now();
+      let key: string;
+      let notificationId: string;
+      let environment: string;
+      try {
+        if (route === 'v2') {
+          const payload = deps.verifier.verifyNotificationV2(body, receivedAt);
+          key = rawKeyV2(payload);
+          notificationId = payload.notificationUUID;
+          environment = appIdentity(payload).environment ?? 'unknown';
+        } else {
+          const n = deps.verifier.verifyNotificationV1(body, deps.v1SharedSecret as string);
+          const latest = n.unified_receipt?.latest_receipt_info?.[0];
+          notificationId = v1NotificationId(body);
+          key = latest?.original_transaction_id ?? notificationId;
+          environment = n.environment ?? 'unknown';
+        }
+      } catch (err) {
+        if (err instanceof NotificationRejected) {
+          rejected.inc({ route, check: err.check });
+          log.warn({ check: err.check, reason: err.message }, 'rejected notification');
+          return reply(err.status, {
+            error: err.status === 400 ? 'bad_request' : 'unauthenticated',
+            check: err.check,
+            message: err.message,
+          });
+        }
+        throw err;
+      }
+      const stop = publishLatency.startTimer();
+      try {
+        await deps.publish({
+          topic: deps.rawTopic,
+          key,
+          value: body, // the exact bytes received
+          headers: {
+            [RAW_HEADERS.format]: route === 'v2' ? 'app-store-v2' : 'app-store-v1',
+            [RAW_HEADERS.receivedAt]: String(receivedAt),
+            [RAW_HEADERS.requestId]: requestId,
+            [RAW_HEADERS.environment]: environment,
+            [RAW_HEADERS.notificationId]: notificationId,
+          },
+        });
+      } catch (err) {
+        log.error(
+          { notificationId, err: errorMessage(err) },
+          'publish failed; answering 503 so the store retries',
+        );
+        return reply(503, { error: 'unavailable', message: 'could not store the notification; retry later' });
+      } finally {
+        stop();
+      }
+      log.info({ notificationId, key }, 'accepted notification');
+      reply(200, { status: 'accepted', notificationId });
+    };
+
+  app.post('/app-store/v2', raw, handle('v2'));
+  if (deps.v1SharedSecret) app.post('/app-store/v1', raw, handle('v1'));
+
+  // Body parser errors: over the limit -> 413; anything else unreadable -> 400.
+  app.use((err: { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const route = req.path.endsWith('/v1') ? 'v1' : 'v2';
+    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
+    requests.inc({ route, status });
+    deps.logger.warn({ route, status, type: err.type }, 'request body rejected');
+    res.status(status).json({
+      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
+      message: status === 413 ? `body exceeds ${deps.bodyLimitBytes} bytes` : 'request could not be read',
+    });
+  });
+  return app;
+}

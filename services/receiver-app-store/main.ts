@@ -1,0 +1,73 @@
+/** receiver-app-store: wiring only (config, clients, start, SIGTERM). Logic lives in app.ts. */
+import { readFileSync } from 'node:fs';
+import { APPLE_ROOT_CA_G3_DER } from '../app-store/appleRoot';
+import { loadCertificates } from '../app-store/certs';
+import { AppleVerifier } from '../app-store/verify';
+import { loadConfigOrExit } from '../shared/config';
+import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
+import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createLogger } from '../shared/logger';
+import { kafkaPublisher } from '../shared/publisher';
+import { TopicNames } from '../shared/topics';
+import { createAppStoreReceiver } from './app';
+import { ReceiverAppStoreConfig } from './config';
+
+const SERVICE = 'receiver-app-store';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(SERVICE, ReceiverAppStoreConfig);
+  const logger = createLogger(SERVICE, config.LOG_LEVEL);
+  const roots = [
+    ...(config.APPLE_ROOT_DEFAULT ? [APPLE_ROOT_CA_G3_DER] : []),
+    ...loadCertificates(config.APPLE_ROOT_CERTS.map((f) => ({ name: f, bytes: readFileSync(f) }))),
+  ];
+  const verifier = new AppleVerifier({
+    trustedRoots: roots,
+    bundleIds: config.APPLE_BUNDLE_IDS,
+    environments: config.APPLE_ENVIRONMENTS,
+    appAppleIds: config.APPLE_APP_APPLE_IDS,
+    effectiveDate: config.APPLE_VERIFY_AT,
+  });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: SERVICE, logger });
+  const producer = createIdempotentProducer(kafka);
+  let producerUp = false;
+  producer.on(producer.events.CONNECT, () => (producerUp = true));
+  producer.on(producer.events.DISCONNECT, () => (producerUp = false));
+  await producer.connect();
+
+  const metrics = createMetricsRegistry(SERVICE);
+  const app = createAppStoreReceiver({
+    verifier,
+    publish: kafkaPublisher(producer, config.PUBLISH_TIMEOUT_MS),
+    rawTopic: new TopicNames(config.TOPIC_PREFIX).name('rawAppStore'),
+    logger,
+    metrics,
+    v1SharedSecret: config.APPLE_V1_SHARED_SECRET,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  });
+  mountOps(app, { metrics, ready: () => producerUp });
+  const server = await listen(app, config.PORT, config.HOST);
+  logger.info(
+    {
+      port: config.PORT,
+      bundleIds: config.APPLE_BUNDLE_IDS,
+      environments: config.APPLE_ENVIRONMENTS,
+      v1: Boolean(config.APPLE_V1_SHARED_SECRET),
+    },
+    'listening',
+  );
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down: draining requests, then disconnecting the producer');
+    await closeServer(server);
+    await producer.disconnect();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

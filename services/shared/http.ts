@@ -1,0 +1,54 @@
+/** HTTP plumbing every service shares: health, readiness, Prometheus metrics, and a bounded close. */
+import type { Server } from 'node:http';
+import express, { type Express } from 'express';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetricsRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** /healthz (process is alive), /readyz (dependencies answer), /metrics (Prometheus). */
+export function mountOps(
+  app: Express,
+  opts: { metrics: Registry; ready: () => Promise<boolean> | boolean },
+): void {
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let ok = false;
+    try {
+      ok = await opts.ready();
+    } catch {
+      ok = false;
+    }
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(opts.metrics.contentType).send(await opts.metrics.metrics());
+  });
+}
+
+export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish, and force-closes what is left after `graceMs`. */
+export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+export { express };

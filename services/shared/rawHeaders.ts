@@ -1,0 +1,10 @@
+/** Headers receivers put on raw records (architecture.md: format, received-at, request id, environment). */
+export const RAW_HEADERS = {
+  format: 'format',
+  receivedAt: 'received-at',
+  requestId: 'request-id',
+  environment: 'environment',
+  notificationId: 'notification-id',
+} as const;
+
+export type RawFormat = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub';

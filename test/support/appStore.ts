@@ -1,0 +1,64 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
+import { AppleVerifier, type AppleVerifierOptions } from '../../services/app-store/verify';
+import { createAppStoreReceiver } from '../../services/receiver-app-store/app';
+import { kafkaPublisher } from '../../services/shared/publisher';
+import { serve } from './http';
+import { testLogger } from './kafka';
+
+export const REAL_DIR = resolve(__dirname, '../../../shared/fixtures/app-store/real');
+export const REAL_SAMPLES = readdirSync(REAL_DIR)
+  .filter((f) => /^\d\d_[^.]+\.json$/.test(f))
+  .map((f) => ({ file: f, path: resolve(REAL_DIR, f), body: readFileSync(resolve(REAL_DIR, f)) }));
+
+export const REAL_BUNDLES = [
+  'com.loki-project.loki-messenger',
+  'cn.soulmate.elf',
+  'com.cynet.xingqi',
+  'com.nineton.taller',
+];
+
+export const V1_SECRET = 'v1-shared-secret-for-tests';
+
+/** A receiver wired to a real Kafka producer on an ephemeral port. */
+export async function startAppStoreReceiver(
+  kafka: Kafka,
+  rawTopic: string,
+  verifier: Partial<AppleVerifierOptions> & { extraRoots?: Buffer[] } = {},
+  opts: { publishTimeoutMs?: number; bodyLimitBytes?: number } = {},
+) {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 },
+  });
+  await producer.connect().catch(() => undefined); // a dead cluster is a test case (503)
+  const metrics = new Registry();
+  const app = createAppStoreReceiver({
+    verifier: new AppleVerifier({
+      trustedRoots: [APPLE_ROOT_CA_G3_DER, ...(verifier.extraRoots ?? [])],
+      bundleIds: verifier.bundleIds ?? ['com.example.app', ...REAL_BUNDLES],
+      environments: verifier.environments ?? ['Sandbox', 'Production'],
+      appAppleIds: verifier.appAppleIds ?? [6450284872, 1234567890],
+      effectiveDate: verifier.effectiveDate ?? 'signed-date',
+    }),
+    publish: kafkaPublisher(producer, opts.publishTimeoutMs ?? 5000),
+    rawTopic,
+    logger: testLogger,
+    metrics,
+    v1SharedSecret: V1_SECRET,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 256 * 1024,
+  });
+  const server = await serve(app);
+  return {
+    url: server.url,
+    metrics,
+    close: async () => {
+      await server.close();
+      await producer.disconnect().catch(() => undefined);
+    },
+  };
+}
