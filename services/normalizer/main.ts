@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     groupId: config.NORMALIZER_GROUP_ID,
     transactionalIdPrefix: config.NORMALIZER_TRANSACTIONAL_ID,
     maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
+    sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
   });
   let joined = false;
   normalizer.consumer.on(normalizer.consumer.events.GROUP_JOIN, () => (joined = true));

@@ -17,6 +17,7 @@ export interface NormalizerDeps {
   transactionalIdPrefix: string;
   metrics?: Registry;
   maxRecordsPerTransaction?: number;
+  sessionTimeoutMs?: number;
 }
 
 export function toOutputs(
@@ -71,6 +72,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     transform,
     retry: TOPICS.rawAppStore.retry,
     maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
+    sessionTimeoutMs: deps.sessionTimeoutMs,
     onCommitted: (c) => {
       consumed.inc({ topic: c.topic }, c.inputs);
       produced.inc(c.outputs - c.deadLettered);

@@ -19,7 +19,7 @@ export function mountOps(
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await opts.ready();
     } catch {

@@ -100,3 +100,35 @@ export async function waitForRecords(
     timeoutMs,
   );
 }
+
+/**
+ * Reads every record on `topic` up to now, exactly: writes a fence record to each partition and collects
+ * until every partition's fence has arrived. Producers that wrote to the topic must have stopped first.
+ */
+export async function drainTopic(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<Collected[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  await admin.disconnect();
+  const partitions = (meta.topics[0]?.partitions ?? []).map((p) => p.partitionId);
+  const fenceId = randomId('fence');
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    messages: partitions.map((partition) => ({
+      partition,
+      value: fenceId,
+      headers: { 'test-fence': fenceId },
+    })),
+  });
+  await producer.disconnect();
+  const sink = await collect(kafka, [topic]);
+  const isFence = (r: Collected) => r.message.headers?.['test-fence']?.toString() === fenceId;
+  try {
+    await waitForRecords(sink.records, partitions.length, isFence, timeoutMs);
+  } finally {
+    await sink.stop();
+  }
+  return sink.records.filter((r) => !r.message.headers?.['test-fence']);
+}
