@@ -12,7 +12,26 @@ interface ServiceDef {
 }
 
 const ROOT = resolve(__dirname, '..');
-const services: ServiceDef[] = [];
+
+// Local-only settings. APPLE_VERIFY_AT=signed-date lets the recorded Apple samples (whose leaf certificate
+// has since expired) verify; production runs with `now`. The V1 secret is a placeholder for local use.
+const SAMPLE_BUNDLES = 'com.example.app,com.loki-project.loki-messenger,cn.soulmate.elf,com.cynet.xingqi,com.nineton.taller';
+const services: ServiceDef[] = [
+  {
+    name: 'receiver-app-store',
+    entry: 'services/receiver-app-store/main.ts',
+    env: {
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      APPLE_BUNDLE_IDS: SAMPLE_BUNDLES,
+      APPLE_ENVIRONMENTS: 'Production,Sandbox',
+      APPLE_APP_APPLE_IDS: '6450284872,1234567890',
+      APPLE_VERIFY_AT: 'signed-date',
+      APPLE_V1_SHARED_SECRET: 'local-development-only',
+    },
+  },
+  { name: 'normalizer', entry: 'services/normalizer/main.ts', env: { PORT: '8090' } },
+];
 
 const children: ChildProcess[] = [];
 function start(def: ServiceDef): void {
@@ -50,9 +69,11 @@ process.on('SIGTERM', stopAll);
 
 for (const s of services) start(s);
 console.log(
-  `Storeline local stack: KAFKA_BROKERS=${process.env.KAFKA_BROKERS} SCHEMA_REGISTRY_URL=${process.env.SCHEMA_REGISTRY_URL}`,
+  [
+    `Storeline is running on the local stack (KAFKA_BROKERS=${process.env.KAFKA_BROKERS}, SCHEMA_REGISTRY_URL=${process.env.SCHEMA_REGISTRY_URL})`,
+    '  App Store receiver   http://127.0.0.1:8080/app-store/v2  (and /app-store/v1)',
+    '  normalizer           http://127.0.0.1:8090/readyz',
+    '  every service        /healthz /readyz /metrics',
+    'Ctrl-C stops the services; `npm run stack:down` stops the stack.',
+  ].join('\n'),
 );
-if (services.length === 0) {
-  console.log('no services to run yet: topics and schemas are in place.');
-  process.exit(0);
-}

@@ -1,3 +1,4 @@
+import { APP_STORE_FIXTURES } from '../../test/support/paths';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,9 +10,7 @@ describe('bundled Apple Root CA - G3', () => {
     expect(createHash('sha256').update(APPLE_ROOT_CA_G3_DER).digest('hex')).toBe(
       '63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179',
     );
-    const fixture = readFileSync(
-      resolve(__dirname, '../../../shared/fixtures/app-store/trust/AppleRootCA-G3.cer'),
-    );
+    const fixture = readFileSync(resolve(APP_STORE_FIXTURES, 'trust/AppleRootCA-G3.cer'));
     expect(APPLE_ROOT_CA_G3_DER.equals(fixture)).toBe(true);
     expect(new X509Certificate(APPLE_ROOT_CA_G3_DER).subject).toContain('CN=Apple Root CA - G3');
   });

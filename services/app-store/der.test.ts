@@ -1,8 +1,9 @@
+import { APP_STORE_FIXTURES } from '../../test/support/paths';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeOid, extensionOids } from './der';
 
-const SHARED = resolve(__dirname, '../../../shared/fixtures/app-store');
+const SHARED = APP_STORE_FIXTURES;
 
 function realChain(): Buffer[] {
   const body = JSON.parse(readFileSync(resolve(SHARED, 'real/01_DID_RENEW.json'), 'utf8')) as {

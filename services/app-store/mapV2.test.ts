@@ -1,3 +1,4 @@
+import { APP_STORE_FIXTURES } from '../../test/support/paths';
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeNotificationV2 } from './decode';
@@ -317,11 +318,9 @@ describe('Apple V2 mapping: every row of the table', () => {
 });
 
 describe('Apple V2 mapping: the 14 real Apple-signed samples', () => {
-  const dir = resolve(__dirname, '../../../shared/fixtures/app-store/real');
+  const dir = resolve(APP_STORE_FIXTURES, 'real');
   const verifier = new AppleVerifier({
-    trustedRoots: [
-      readFileSync(resolve(__dirname, '../../../shared/fixtures/app-store/trust/AppleRootCA-G3.cer')),
-    ],
+    trustedRoots: [readFileSync(resolve(APP_STORE_FIXTURES, 'trust/AppleRootCA-G3.cer'))],
     bundleIds: null,
     environments: ['Production', 'Sandbox'],
     appAppleIds: [],

@@ -2,7 +2,15 @@
  * Kafka client factories shared by every service. kafkajs is in maintenance mode (tulios/kafkajs#1603) but
  * is the design card's client; it speaks protocol versions the 3.x/4.x brokers still accept.
  */
-import { Kafka, logLevel, type Admin, type LogEntry, type Producer, type ITopicConfig } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type LogEntry,
+  type Producer,
+  type ITopicConfig,
+} from 'kafkajs';
 import type { Logger } from './logger';
 import { TopicNames } from './topics';
 
@@ -47,6 +55,7 @@ export function createIdempotentProducer(kafka: Kafka, opts: { retries?: number 
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: opts.retries ?? 3, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 }

@@ -16,7 +16,14 @@
  * and retry the chunk with backoff; after the policy's last attempt the consumer restarts from the last
  * committed offset.
  */
-import type { Consumer, Kafka, KafkaMessage, Producer, Message } from 'kafkajs';
+import {
+  Partitioners,
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+  type Message,
+} from 'kafkajs';
 import { PipelineError, PoisonMessageError, errorMessage, isRetriable } from './errors';
 import { readHeaders, type Headers } from './kafka';
 import type { Logger } from './logger';
@@ -196,6 +203,8 @@ export class TransactionalTransformer {
     if (!p) {
       const producer = this.opts.kafka.producer({
         transactionalId: `${this.opts.transactionalIdPrefix}-${key}`,
+        // murmur2 like the Java client: keys land on the same partitions whoever produces them.
+        createPartitioner: Partitioners.DefaultPartitioner,
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,

@@ -1,3 +1,4 @@
+import { APP_STORE_FIXTURES } from './paths';
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
@@ -9,7 +10,7 @@ import { kafkaPublisher } from '../../services/shared/publisher';
 import { serve } from './http';
 import { testLogger } from './kafka';
 
-export const REAL_DIR = resolve(__dirname, '../../../shared/fixtures/app-store/real');
+export const REAL_DIR = resolve(APP_STORE_FIXTURES, 'real');
 export const REAL_SAMPLES = readdirSync(REAL_DIR)
   .filter((f) => /^\d\d_[^.]+\.json$/.test(f))
   .map((f) => ({ file: f, path: resolve(REAL_DIR, f), body: readFileSync(resolve(REAL_DIR, f)) }));
