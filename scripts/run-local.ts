@@ -15,7 +15,8 @@ const ROOT = resolve(__dirname, '..');
 
 // Local-only settings. APPLE_VERIFY_AT=signed-date lets the recorded Apple samples (whose leaf certificate
 // has since expired) verify; production runs with `now`. The V1 secret is a placeholder for local use.
-const SAMPLE_BUNDLES = 'com.example.app,com.loki-project.loki-messenger,cn.soulmate.elf,com.cynet.xingqi,com.nineton.taller';
+const SAMPLE_BUNDLES =
+  'com.example.app,com.loki-project.loki-messenger,cn.soulmate.elf,com.cynet.xingqi,com.nineton.taller';
 const services: ServiceDef[] = [
   {
     name: 'receiver-app-store',
