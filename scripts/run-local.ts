@@ -32,6 +32,11 @@ const services: ServiceDef[] = [
     },
   },
   { name: 'normalizer', entry: 'services/normalizer/main.ts', env: { PORT: '8090' } },
+  {
+    name: 'state-aggregator',
+    entry: 'services/state/main.ts',
+    env: { PORT: '8091', STATE_API_KEYS: 'local-development-api-key' },
+  },
 ];
 
 const children: ChildProcess[] = [];
@@ -74,6 +79,7 @@ console.log(
     `Storeline is running on the local stack (KAFKA_BROKERS=${process.env.KAFKA_BROKERS}, SCHEMA_REGISTRY_URL=${process.env.SCHEMA_REGISTRY_URL})`,
     '  App Store receiver   http://127.0.0.1:8080/app-store/v2  (and /app-store/v1)',
     '  normalizer           http://127.0.0.1:8090/readyz',
+    '  state query API      http://127.0.0.1:8091/v1/subscriptions/<subscriptionKey>  (Authorization: Bearer local-development-api-key)',
     '  every service        /healthz /readyz /metrics',
     'Ctrl-C stops the services; `npm run stack:down` stops the stack.',
   ].join('\n'),

@@ -1,14 +1,24 @@
-/** The `storeline` command. Subcommands: normalize. */
+/** The `storeline` command. Subcommands: normalize, state rebuild. */
 import { runNormalize } from './normalize';
+import { runState } from './state';
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'normalize':
     process.exitCode = runNormalize(rest);
     break;
+  case 'state':
+    runState(rest).then(
+      (code) => (process.exitCode = code),
+      (err) => {
+        process.stderr.write(`storeline state: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
+    break;
   default:
     process.stderr.write(
-      'usage: storeline <command>\n  normalize   verify and map notification files to canonical events\n',
+      'usage: storeline <command>\n  normalize   verify and map notification files to canonical events\n  state       rebuild the state read model (state rebuild)\n',
     );
     process.exitCode = command === undefined || command === '--help' ? 0 : 2;
 }

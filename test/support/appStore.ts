@@ -7,6 +7,7 @@ import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
 import { AppleVerifier, type AppleVerifierOptions } from '../../services/app-store/verify';
 import { createAppStoreReceiver } from '../../services/receiver-app-store/app';
 import { kafkaPublisher } from '../../services/shared/publisher';
+import { createIdempotentProducer } from '../../services/shared/kafka';
 import { serve } from './http';
 import { testLogger } from './kafka';
 
@@ -31,11 +32,7 @@ export async function startAppStoreReceiver(
   verifier: Partial<AppleVerifierOptions> & { extraRoots?: Buffer[] } = {},
   opts: { publishTimeoutMs?: number; bodyLimitBytes?: number } = {},
 ) {
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 200 },
-  });
+  const producer = createIdempotentProducer(kafka); // the receivers' own producer settings
   await producer.connect().catch(() => undefined); // a dead cluster is a test case (503)
   const metrics = new Registry();
   const app = createAppStoreReceiver({

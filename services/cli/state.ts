@@ -1,0 +1,58 @@
+/** `storeline state rebuild [--schema NAME]`: rebuild the state read model from the canonical topic. */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { AvroCodec, createRegistry } from '../shared/avro';
+import { kafkaEnv, parseConfig, postgresUrl } from '../shared/config';
+import { createPool } from '../shared/db';
+import type { SubscriptionEvent } from '../shared/generated/avro';
+import { createKafka } from '../shared/kafka';
+import { createLogger } from '../shared/logger';
+import { TOPICS, TopicNames } from '../shared/topics';
+import { rebuildState } from '../state/rebuild';
+
+const Env = z.object({ ...kafkaEnv, DATABASE_URL: postgresUrl });
+
+export async function runState(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'rebuild') {
+    process.stderr.write('usage: storeline state rebuild [--schema NAME]\n');
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: { schema: { type: 'string', default: 'storeline_state_rebuild' } },
+  });
+  const env = parseConfig(Env, process.env);
+  if (!env.ok) {
+    process.stderr.write(
+      `storeline state rebuild: invalid configuration\n${env.problems.map((p) => `  - ${p}\n`).join('')}`,
+    );
+    return 2;
+  }
+  const c = env.config;
+  const logger = createLogger('state-rebuild', c.LOG_LEVEL);
+  const names = new TopicNames(c.TOPIC_PREFIX);
+  const schema = values.schema as string;
+  const pool = createPool(c.DATABASE_URL, schema);
+  try {
+    const codec = new AvroCodec<SubscriptionEvent>(
+      createRegistry(c.SCHEMA_REGISTRY_URL),
+      names.subject('subscriptionEvents'),
+      TOPICS.subscriptionEvents.value.schema,
+    );
+    const r = await rebuildState({
+      kafka: createKafka({ brokers: c.KAFKA_BROKERS, clientId: 'storeline-state-rebuild', logger }),
+      pool,
+      schema,
+      topic: names.name('subscriptionEvents'),
+      codec,
+      logger,
+    });
+    process.stdout.write(
+      `rebuilt schema ${schema}: ${r.events} events applied, ${r.skipped} undecodable skipped\n`,
+    );
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}

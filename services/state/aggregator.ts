@@ -1,0 +1,131 @@
+/**
+ * State aggregator consumer. Per fetched batch (one partition): decode the canonical events (undecodable
+ * ones go to the canonical DLQ), apply them in ONE PostgreSQL transaction (history + states; a repeated
+ * eventId changes nothing), publish the touched subscriptions' states to the compacted state topic, and
+ * only then let kafkajs commit the offsets. A crash at any point re-delivers the batch: the database
+ * ignores what it already applied and the states are published again (a compacted topic absorbs that).
+ */
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AvroCodec } from '../shared/avro';
+import { inTransaction } from '../shared/db';
+import { PoisonMessageError, isRetriable } from '../shared/errors';
+import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
+import { readHeaders } from '../shared/kafka';
+import type { Logger } from '../shared/logger';
+import { TOPICS, type TopicNames } from '../shared/topics';
+import { deadLetter } from '../shared/transactional';
+import { applyEvents } from './store';
+
+export interface AggregatorDeps {
+  kafka: Kafka;
+  pool: Pool;
+  producer: Producer;
+  eventCodec: AvroCodec<SubscriptionEvent>;
+  stateCodec: AvroCodec<SubscriptionState>;
+  names: TopicNames;
+  groupId: string;
+  logger: Logger;
+  metrics?: Registry;
+  now?: () => number;
+  fromBeginning?: boolean;
+  sessionTimeoutMs?: number;
+}
+
+export function createAggregator(deps: AggregatorDeps) {
+  const now = deps.now ?? Date.now;
+  const eventsTopic = deps.names.name('subscriptionEvents');
+  const dlqTopic = deps.names.dlqOf('subscriptionEvents') as string;
+  const stateTopic = deps.names.name('subscriptionState');
+  const registers = deps.metrics ? [deps.metrics] : [];
+  const applied = new Counter({
+    name: 'storeline_state_events_consumed_total',
+    help: 'Canonical events consumed',
+    registers,
+  });
+  const dead = new Counter({
+    name: 'storeline_state_dlq_total',
+    help: 'Canonical records dead-lettered',
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'storeline_state_batch_seconds',
+    help: 'Time to apply one batch (decode, database transaction, state publication)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const consumer = deps.kafka.consumer({
+    groupId: deps.groupId,
+    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+
+  async function handle(partition: number, messages: KafkaMessage[]): Promise<void> {
+    const stop = latency.startTimer();
+    const events: SubscriptionEvent[] = [];
+    const poison: { message: KafkaMessage; err: unknown }[] = [];
+    for (const m of messages) {
+      try {
+        if (!m.value) throw new PoisonMessageError('decode', 'record has no value');
+        events.push(await deps.eventCodec.decode(m.value));
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        poison.push({ message: m, err });
+      }
+    }
+    if (poison.length > 0) {
+      await deps.producer.send({
+        topic: dlqTopic,
+        acks: -1,
+        messages: poison.map(({ message, err }) => {
+          const d = deadLetter(
+            {
+              topic: eventsTopic,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              headers: readHeaders(message.headers as Record<string, unknown>),
+              timestamp: Number(message.timestamp),
+            },
+            dlqTopic,
+            err,
+            now(),
+          );
+          return { key: d.key, value: d.value, headers: d.headers };
+        }),
+      });
+      dead.inc(poison.length);
+      deps.logger.error({ partition, count: poison.length }, 'dead-lettered undecodable canonical records');
+    }
+    const states = await inTransaction(deps.pool, (c) => applyEvents(c, events, now()));
+    if (states.length > 0) {
+      await deps.producer.send({
+        topic: stateTopic,
+        acks: -1,
+        messages: states.map((s) => ({ key: s.subscriptionKey, value: deps.stateCodec.encode(s) })),
+      });
+    }
+    applied.inc(events.length);
+    stop();
+  }
+
+  return {
+    consumer,
+    async start(): Promise<void> {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [eventsTopic], fromBeginning: deps.fromBeginning ?? true });
+      await consumer.run({
+        eachBatch: async ({ batch, heartbeat }) => {
+          if (batch.messages.length === 0) return;
+          await handle(batch.partition, batch.messages);
+          await heartbeat();
+        },
+      });
+    },
+    async stop(): Promise<void> {
+      await consumer.disconnect();
+    },
+    retryPolicy: TOPICS.subscriptionEvents.retry,
+  };
+}

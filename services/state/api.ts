@@ -1,0 +1,120 @@
+/**
+ * Query API: "is this user entitled right now, and why?"
+ *   GET /v1/subscriptions/:subscriptionKey          state + last 50 events
+ *   GET /v1/users/:appUserId/subscriptions          states, cursor-paginated by subscriptionKey
+ *   GET /v1/users/:appUserId/entitlements           products the user has access to now, with expiry
+ *   GET /openapi.json                               this API's OpenAPI 3.1 document (no auth)
+ * Auth: `Authorization: Bearer <key>` or `x-api-key: <key>`, keys from config; 401 without a valid key.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Pool } from 'pg';
+import { z } from 'zod';
+import type { Logger } from '../shared/logger';
+import { entitledAt } from './fold';
+import { openApiDocument } from './openapi';
+import { getState, recentEvents, statesOfUser } from './store';
+
+export interface StateApiDeps {
+  pool: Pool;
+  apiKeys: string[];
+  logger: Logger;
+  now?: () => number;
+}
+
+const Key = z.string().min(1).max(512);
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(512).optional(),
+});
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function createStateApi(deps: StateApiDeps): Express {
+  const now = deps.now ?? Date.now;
+  const keys = deps.apiKeys.map(digest);
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+
+  const auth = (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ')
+      ? header.slice(7)
+      : (req.headers['x-api-key'] as string | undefined);
+    const d = given ? digest(given) : undefined;
+    if (!d || !keys.some((k) => timingSafeEqual(k, d))) {
+      res.status(401).json({
+        error: 'unauthorized',
+        message: 'a valid API key is required (Authorization: Bearer <key>)',
+      });
+      return;
+    }
+    next();
+  };
+
+  const bad = (res: Response, err: z.ZodError) =>
+    res.status(400).json({
+      error: 'bad_request',
+      message: err.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
+    });
+
+  app.get('/v1/subscriptions/:subscriptionKey', auth, async (req, res) => {
+    const key = Key.safeParse(req.params.subscriptionKey);
+    if (!key.success) return bad(res, key.error);
+    const state = await getState(deps.pool, key.data);
+    if (!state) return res.status(404).json({ error: 'not_found', message: `no subscription ${key.data}` });
+    res.json({
+      state: { ...state, entitledNow: entitledAt(state, now()) },
+      events: await recentEvents(deps.pool, key.data, 50),
+    });
+  });
+
+  app.get('/v1/users/:appUserId/subscriptions', auth, async (req, res) => {
+    const user = Key.safeParse(req.params.appUserId);
+    const q = ListQuery.safeParse(req.query);
+    if (!user.success) return bad(res, user.error);
+    if (!q.success) return bad(res, q.error);
+    const page = await statesOfUser(deps.pool, user.data, q.data.limit + 1, q.data.cursor);
+    const items = page.slice(0, q.data.limit);
+    if (items.length === 0 && !q.data.cursor)
+      return res.status(404).json({ error: 'not_found', message: `no subscriptions for user ${user.data}` });
+    res.json({
+      items: items.map((s) => ({ ...s, entitledNow: entitledAt(s, now()) })),
+      nextCursor: page.length > q.data.limit ? (items[items.length - 1]?.subscriptionKey ?? null) : null,
+    });
+  });
+
+  app.get('/v1/users/:appUserId/entitlements', auth, async (req, res) => {
+    const user = Key.safeParse(req.params.appUserId);
+    if (!user.success) return bad(res, user.error);
+    const states = await statesOfUser(deps.pool, user.data, 1000);
+    if (states.length === 0)
+      return res.status(404).json({ error: 'not_found', message: `no subscriptions for user ${user.data}` });
+    const at = now();
+    res.json({
+      appUserId: user.data,
+      asOf: at,
+      entitlements: states
+        .filter((s) => entitledAt(s, at) && s.productId)
+        .map((s) => ({
+          productId: s.productId,
+          subscriptionKey: s.subscriptionKey,
+          store: s.store,
+          status: s.status,
+          expiresAt: s.status === 'GRACE_PERIOD' ? (s.gracePeriodExpiresAt ?? s.expiresAt) : s.expiresAt,
+          autoRenew: s.autoRenew,
+        })),
+    });
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ err }, 'query failed');
+    res.status(500).json({ error: 'internal', message: 'query failed' });
+  });
+  return app;
+}

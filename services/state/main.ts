@@ -1,0 +1,86 @@
+/** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
+import { AvroCodec, createRegistry } from '../shared/avro';
+import { loadConfigOrExit } from '../shared/config';
+import { createPool, migrate } from '../shared/db';
+import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
+import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
+import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createLogger } from '../shared/logger';
+import { TOPICS, TopicNames } from '../shared/topics';
+import { createAggregator } from './aggregator';
+import { createStateApi } from './api';
+import { StateAggregatorConfig } from './config';
+import { STATE_MIGRATIONS } from './migrations';
+
+const SERVICE = 'state-aggregator';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(SERVICE, StateAggregatorConfig);
+  const logger = createLogger(SERVICE, config.LOG_LEVEL);
+  const pool = createPool(config.DATABASE_URL, config.STATE_DB_SCHEMA);
+  const applied = await migrate(pool, config.STATE_DB_SCHEMA, STATE_MIGRATIONS);
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+
+  const names = new TopicNames(config.TOPIC_PREFIX);
+  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const eventCodec = new AvroCodec<SubscriptionEvent>(
+    registry,
+    names.subject('subscriptionEvents'),
+    TOPICS.subscriptionEvents.value.schema,
+  );
+  const stateCodec = new AvroCodec<SubscriptionState>(
+    registry,
+    names.subject('subscriptionState'),
+    TOPICS.subscriptionState.value.schema,
+  );
+  await Promise.all([eventCodec.register(), stateCodec.register()]);
+
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
+    logger,
+  });
+  const producer = createIdempotentProducer(kafka, { retries: 10 });
+  await producer.connect();
+  const metrics = createMetricsRegistry(SERVICE);
+  const aggregator = createAggregator({
+    kafka,
+    pool,
+    producer,
+    eventCodec,
+    stateCodec,
+    names,
+    logger,
+    metrics,
+    groupId: config.STATE_GROUP_ID,
+    sessionTimeoutMs: config.STATE_SESSION_TIMEOUT_MS,
+  });
+  let joined = false;
+  aggregator.consumer.on(aggregator.consumer.events.GROUP_JOIN, () => (joined = true));
+  aggregator.consumer.on(aggregator.consumer.events.CRASH, () => (joined = false));
+  await aggregator.start();
+
+  const app = createStateApi({ pool, apiKeys: config.STATE_API_KEYS, logger });
+  mountOps(app, {
+    metrics,
+    ready: async () => joined && (await pool.query('SELECT 1')).rowCount === 1,
+  });
+  const server = await listen(app, config.PORT);
+  logger.info({ port: config.PORT, schema: config.STATE_DB_SCHEMA }, 'aggregating; query API listening');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down: finishing the batch in flight');
+    await closeServer(server, 5000);
+    await aggregator.stop();
+    await producer.disconnect();
+    await pool.end();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
