@@ -5,7 +5,13 @@ import { runState } from './state';
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'normalize':
-    process.exitCode = runNormalize(rest);
+    runNormalize(rest).then(
+      (code) => (process.exitCode = code),
+      (err) => {
+        process.stderr.write(`storeline normalize: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
     break;
   case 'state':
     runState(rest).then(

@@ -15,7 +15,11 @@ import { decodeNotificationV2 } from '../app-store/decode';
 import { mapAppStoreV1 } from '../app-store/mapV1';
 import { mapAppStoreV2, type RawContext } from '../app-store/mapV2';
 import { AppleVerifier, NotificationRejected } from '../app-store/verify';
-import { errorMessage } from '../shared/errors';
+import { errorMessage, PoisonMessageError } from '../shared/errors';
+import { HttpPlayApi, serviceAccountToken, staticToken, type AccessTokenProvider } from '../play-store/api';
+import { createPlayProcessor } from '../play-store/processor';
+import { MemoryPlayRepo } from '../play-store/repo';
+import { createLogger } from '../shared/logger';
 import { subscriptionEventSchema, type SubscriptionEvent } from '../shared/generated/avro';
 
 export interface CliIo {
@@ -37,6 +41,10 @@ export const USAGE = `usage: storeline normalize [options] FILE...
   --bundle-id ID           allowed bundleId (repeatable; default: any, with a warning)
   --verify-at MODE         signed-date (default) or now: the date certificates must be valid at
   --shared-secret S        Apple V1 shared secret
+  --play-api-url URL       root replacing https://androidpublisher.googleapis.com (Pub/Sub envelopes)
+  --play-api-token TOKEN   static bearer token for the Play Developer API
+  --play-service-account F service-account JSON key for the Play Developer API
+Pub/Sub envelopes are processed in the order given; snapshots and seen message ids are kept for the run.
 `;
 
 const FIELD_ORDER = (subscriptionEventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
@@ -58,7 +66,7 @@ export function detectFormat(body: unknown): Detected {
   return 'unknown';
 }
 
-export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
+export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -69,6 +77,9 @@ export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
         'bundle-id': { type: 'string', multiple: true },
         'verify-at': { type: 'string', default: 'signed-date' },
         'shared-secret': { type: 'string' },
+        'play-api-url': { type: 'string' },
+        'play-api-token': { type: 'string' },
+        'play-service-account': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -110,15 +121,36 @@ export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
     effectiveDate: verifyAt,
   });
 
+  let accessToken: AccessTokenProvider | undefined;
+  if (values['play-api-token']) accessToken = staticToken(values['play-api-token']);
+  else if (values['play-service-account']) {
+    try {
+      accessToken = serviceAccountToken(
+        JSON.parse(io.readFile(values['play-service-account']).toString('utf8')),
+      );
+    } catch (err) {
+      io.err(`cannot read --play-service-account: ${errorMessage(err)}`);
+      return 2;
+    }
+  }
+  const play = accessToken
+    ? createPlayProcessor({
+        api: new HttpPlayApi({ rootUrl: values['play-api-url'], accessToken, maxAttempts: 2 }),
+        repo: new MemoryPlayRepo(),
+        logger: createLogger('storeline-cli', 'silent'),
+        acknowledge: false, // inspecting files must not change purchases
+      })
+    : undefined;
+
   let status = 0;
-  positionals.forEach((file, index) => {
+  for (const [index, file] of positionals.entries()) {
     let body: Buffer;
     try {
       body = io.readFile(file);
     } catch (err) {
       io.err(`${file}: cannot read: ${errorMessage(err)}`);
       status = Math.max(status, 2);
-      return;
+      continue;
     }
     const ctx: RawContext = {
       receivedAt: io.now(),
@@ -149,7 +181,13 @@ export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
           break;
         }
         case 'play-store-pubsub':
-          throw new NotificationRejected('body', 'Play Store envelopes are not supported by this build yet');
+          if (!play)
+            throw new NotificationRejected(
+              'body',
+              'a Pub/Sub envelope needs --play-api-token or --play-service-account',
+            );
+          events = await play(body, ctx);
+          break;
         case 'unknown':
           throw new NotificationRejected('body', 'not an App Store V2, App Store V1 or Pub/Sub push body');
       }
@@ -158,12 +196,14 @@ export function runNormalize(argv: string[], io: CliIo = nodeIo): number {
         io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
         status = 3;
       } else {
-        io.err(`${file}: malformed: ${errorMessage(err)}`);
+        io.err(
+          `${file}: ${err instanceof PoisonMessageError || err instanceof NotificationRejected ? 'malformed' : 'failed'}: ${errorMessage(err)}`,
+        );
         status = Math.max(status, 2);
       }
-      return;
+      continue;
     }
     for (const e of events) io.out(eventJson(e));
-  });
+  }
   return status;
 }

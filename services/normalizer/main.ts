@@ -7,6 +7,12 @@ import { createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
 import { TOPICS, TopicNames } from '../shared/topics';
 import { NormalizerConfig } from './config';
+import { readFileSync } from 'node:fs';
+import { HttpPlayApi, serviceAccountToken, staticToken } from '../play-store/api';
+import { createPlayProcessor } from '../play-store/processor';
+import { PgPlayRepo, PLAY_MIGRATIONS } from '../play-store/repo';
+import { createPool, migrate } from '../shared/db';
+import type { Pool } from 'pg';
 import { createNormalizer } from './normalizer';
 
 const SERVICE = 'normalizer';
@@ -27,7 +33,27 @@ async function main(): Promise<void> {
   );
   await codec.register();
   const metrics = createMetricsRegistry(SERVICE);
+  let pool: Pool | undefined;
+  let play;
+  if (config.PLAY_API_TOKEN || config.PLAY_SERVICE_ACCOUNT_KEY_FILE) {
+    pool = createPool(config.DATABASE_URL as string, config.NORMALIZER_DB_SCHEMA);
+    await migrate(pool, config.NORMALIZER_DB_SCHEMA, PLAY_MIGRATIONS);
+    const accessToken = config.PLAY_API_TOKEN
+      ? staticToken(config.PLAY_API_TOKEN)
+      : serviceAccountToken(JSON.parse(readFileSync(config.PLAY_SERVICE_ACCOUNT_KEY_FILE as string, 'utf8')));
+    play = createPlayProcessor({
+      api: new HttpPlayApi({ rootUrl: config.PLAY_API_ROOT_URL, accessToken }),
+      repo: new PgPlayRepo(pool),
+      logger,
+      acknowledge: config.PLAY_ACKNOWLEDGE,
+    });
+  } else {
+    logger.warn(
+      'no PLAY_API_TOKEN or PLAY_SERVICE_ACCOUNT_KEY_FILE: the Play Store raw topic is not consumed',
+    );
+  }
   const normalizer = createNormalizer({
+    play,
     kafka,
     logger,
     names,
@@ -52,6 +78,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing the transaction in flight');
     await normalizer.stop();
     await closeServer(server, 2000);
+    await pool?.end();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

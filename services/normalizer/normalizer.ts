@@ -7,6 +7,9 @@ import type { Logger } from '../shared/logger';
 import { TOPICS, type TopicNames } from '../shared/topics';
 import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../shared/transactional';
 import { normalizeAppStoreRecord } from './appStore';
+import type { RawContext } from '../app-store/mapV2';
+import { PoisonMessageError } from '../shared/errors';
+import { RAW_HEADERS } from '../shared/rawHeaders';
 
 export interface NormalizerDeps {
   kafka: Kafka;
@@ -18,6 +21,8 @@ export interface NormalizerDeps {
   metrics?: Registry;
   maxRecordsPerTransaction?: number;
   sessionTimeoutMs?: number;
+  /** The Play Store part: omitted when no Play Developer API credentials are configured. */
+  play?: (body: Buffer, ctx: RawContext) => Promise<SubscriptionEvent[]>;
 }
 
 export function toOutputs(
@@ -37,7 +42,12 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
   const { names, codec } = deps;
   const eventsTopic = names.name('subscriptionEvents');
   const rawAppStore = names.name('rawAppStore');
-  const dlqs = new Map([[rawAppStore, names.dlqOf('rawAppStore')]]);
+  const rawPlayStore = names.name('rawPlayStore');
+  const dlqs = new Map([
+    [rawAppStore, names.dlqOf('rawAppStore')],
+    [rawPlayStore, names.dlqOf('rawPlayStore')],
+  ]);
+  const play = deps.play;
   const registers = deps.metrics ? [deps.metrics] : [];
   const consumed = new Counter({
     name: 'storeline_normalizer_records_consumed_total',
@@ -57,8 +67,19 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     registers,
   });
 
-  const transform = (rec: InputRecord): OutputRecord[] => {
+  const transform = async (rec: InputRecord): Promise<OutputRecord[]> => {
     if (rec.topic === rawAppStore) return toOutputs(normalizeAppStoreRecord(rec), eventsTopic, codec);
+    if (rec.topic === rawPlayStore && play) {
+      if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
+      const receivedAt = Number(rec.headers[RAW_HEADERS.receivedAt] ?? rec.timestamp);
+      const ctx = {
+        receivedAt: Number.isFinite(receivedAt) ? receivedAt : rec.timestamp,
+        rawTopic: rec.topic,
+        rawPartition: rec.partition,
+        rawOffset: Number(rec.offset),
+      };
+      return toOutputs(await play(rec.value, ctx), eventsTopic, codec);
+    }
     throw new Error(`no normalizer for topic ${rec.topic}`);
   };
 
@@ -66,7 +87,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     kafka: deps.kafka,
     logger: deps.logger,
     groupId: deps.groupId,
-    topics: [rawAppStore],
+    topics: play ? [rawAppStore, rawPlayStore] : [rawAppStore],
     dlqFor: (t) => dlqs.get(t),
     transactionalIdPrefix: deps.transactionalIdPrefix,
     transform,

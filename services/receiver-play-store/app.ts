@@ -1,0 +1,165 @@
+/**
+ * Play Store receiver: POST /play-store/pubsub (Pub/Sub push).
+ * Authentic and well-formed -> the exact body on storeline.raw.play-store.v1 (key purchaseToken), then 204.
+ * Unauthenticated -> 401 (no/invalid token) or 403 (valid token, wrong account); nothing published.
+ * Authentic but undecodable `data` (or a package not served) -> raw DLQ with the reason, then 204: nacking
+ * a poison message would stall the whole Pub/Sub subscription with push backoff.
+ * Not a push envelope at all -> 400. Kafka down -> 503 (Pub/Sub redelivers).
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { Counter, type Registry } from 'prom-client';
+import { PoisonMessageError, errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { Publish } from '../shared/publisher';
+import { RAW_HEADERS } from '../shared/rawHeaders';
+import { DLQ_HEADERS } from '../shared/transactional';
+import { parsePush, rawKeyOf } from '../play-store/envelope';
+import { authenticatePush, PushAuthError, type PushAuth } from './auth';
+
+export interface PlayReceiverDeps {
+  auth: PushAuth;
+  publish: Publish;
+  rawTopic: string;
+  dlqTopic: string;
+  packageNames: string[];
+  logger: Logger;
+  metrics: Registry;
+  bodyLimitBytes: number;
+  now?: () => number;
+}
+
+export function createPlayReceiver(deps: PlayReceiverDeps): Express {
+  const now = deps.now ?? Date.now;
+  const requests = new Counter({
+    name: 'storeline_receiver_requests_total',
+    help: 'Notification requests by route and HTTP status',
+    labelNames: ['route', 'status'],
+    registers: [deps.metrics],
+  });
+  const rejected = new Counter({
+    name: 'storeline_receiver_verification_failures_total',
+    help: 'Rejected notifications by failed check',
+    labelNames: ['route', 'check'],
+    registers: [deps.metrics],
+  });
+  const deadLettered = new Counter({
+    name: 'storeline_receiver_dlq_total',
+    help: 'Authentic notifications dead-lettered at receipt',
+    labelNames: ['stage'],
+    registers: [deps.metrics],
+  });
+  const route = 'pubsub';
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.post(
+    '/play-store/pubsub',
+    express.raw({ type: () => true, limit: deps.bodyLimitBytes }),
+    async (req: Request, res: Response) => {
+      const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
+      const log = deps.logger.child({ route, requestId });
+      const reply = (status: number, body?: object) => {
+        requests.inc({ route, status });
+        if (body) res.status(status).json(body);
+        else res.status(status).end();
+      };
+      try {
+        await authenticatePush(deps.auth, {
+          authorization: req.headers.authorization,
+          queryToken: typeof req.query.token === 'string' ? req.query.token : undefined,
+        });
+      } catch (err) {
+        if (!(err instanceof PushAuthError)) throw err;
+        rejected.inc({ route, check: err.check });
+        log.warn({ check: err.check, reason: err.message }, 'rejected push');
+        return reply(err.status, {
+          error: err.status === 401 ? 'unauthenticated' : 'forbidden',
+          check: err.check,
+          message: err.message,
+        });
+      }
+      if (!/^application\/json\s*(;.*)?$/i.test(req.headers['content-type'] ?? '')) {
+        return reply(400, {
+          error: 'bad_request',
+          check: 'content_type',
+          message: 'content-type must be application/json',
+        });
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const receivedAt = now();
+      let key: string;
+      let messageId: string;
+      let publishTime: string | null = null;
+      let poison: PoisonMessageError | undefined;
+      try {
+        const p = parsePush(body);
+        messageId = p.messageId;
+        publishTime = p.publishTime;
+        key = rawKeyOf(p.notification, p.messageId);
+        if (!deps.packageNames.includes(p.notification.packageName)) {
+          poison = new PoisonMessageError(
+            'package',
+            `packageName ${JSON.stringify(p.notification.packageName)} is not served here`,
+          );
+        }
+      } catch (err) {
+        if (!(err instanceof PoisonMessageError)) throw err;
+        if (err.stage === 'envelope') {
+          rejected.inc({ route, check: 'envelope' });
+          return reply(400, { error: 'bad_request', check: 'envelope', message: err.message });
+        }
+        poison = err;
+        messageId = (err.context.notificationId as string | undefined) ?? requestId;
+        key = messageId;
+      }
+      const headers = {
+        [RAW_HEADERS.format]: 'play-store-pubsub',
+        [RAW_HEADERS.receivedAt]: String(receivedAt),
+        [RAW_HEADERS.requestId]: requestId,
+        [RAW_HEADERS.notificationId]: messageId,
+        'publish-time': publishTime ?? '',
+      };
+      try {
+        if (poison) {
+          await deps.publish({
+            topic: deps.dlqTopic,
+            key,
+            value: body,
+            headers: {
+              ...headers,
+              [DLQ_HEADERS.stage]: `receive:${poison.stage}`,
+              [DLQ_HEADERS.reason]: poison.message,
+              [DLQ_HEADERS.retriable]: 'false',
+              [DLQ_HEADERS.firstSeen]: new Date(receivedAt).toISOString(),
+            },
+          });
+          deadLettered.inc({ stage: poison.stage });
+          log.error({ messageId, reason: poison.message }, 'authentic push dead-lettered');
+        } else {
+          await deps.publish({ topic: deps.rawTopic, key, value: body, headers });
+          log.info({ messageId, key }, 'accepted push');
+        }
+      } catch (err) {
+        log.error(
+          { messageId, err: errorMessage(err) },
+          'publish failed; answering 503 so Pub/Sub redelivers',
+        );
+        return reply(503, { error: 'unavailable', message: 'could not store the notification; retry later' });
+      }
+      reply(204);
+    },
+  );
+
+  app.use((err: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
+    requests.inc({ route, status });
+    deps.logger.warn({ status, type: err.type, err: errorMessage(err) }, 'request failed');
+    res.status(status).json({
+      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
+      message: 'request could not be processed',
+    });
+  });
+  return app;
+}
