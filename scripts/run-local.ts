@@ -31,7 +31,31 @@ const services: ServiceDef[] = [
       APPLE_V1_SHARED_SECRET: 'local-development-only',
     },
   },
-  { name: 'normalizer', entry: 'services/normalizer/main.ts', env: { PORT: '8090' } },
+  {
+    name: 'receiver-play-store',
+    entry: 'services/receiver-play-store/main.ts',
+    env: {
+      PORT: '8082',
+      HOST: '127.0.0.1',
+      PLAY_PACKAGE_NAMES: 'com.example.app',
+      PUBSUB_AUTH: 'token',
+      PUBSUB_TOKEN: 'local-development-push-token',
+    },
+  },
+  {
+    name: 'fake-play-api',
+    entry: 'services/fake-play-api/main.ts',
+    env: { PORT: '8099', FAKE_PLAY_TOKEN: 'local-fake-play-token' },
+  },
+  {
+    name: 'normalizer',
+    entry: 'services/normalizer/main.ts',
+    env: {
+      PORT: '8090',
+      PLAY_API_ROOT_URL: 'http://127.0.0.1:8099',
+      PLAY_API_TOKEN: 'local-fake-play-token',
+    },
+  },
   {
     name: 'state-aggregator',
     entry: 'services/state/main.ts',
@@ -78,6 +102,8 @@ console.log(
   [
     `Storeline is running on the local stack (KAFKA_BROKERS=${process.env.KAFKA_BROKERS}, SCHEMA_REGISTRY_URL=${process.env.SCHEMA_REGISTRY_URL})`,
     '  App Store receiver   http://127.0.0.1:8080/app-store/v2  (and /app-store/v1)',
+    '  Play receiver        http://127.0.0.1:8082/play-store/pubsub?token=local-development-push-token',
+    '  fake Play API        http://127.0.0.1:8099  (PUT /_fake/subscriptions/<token> sets what the API answers)',
     '  normalizer           http://127.0.0.1:8090/readyz',
     '  state query API      http://127.0.0.1:8091/v1/subscriptions/<subscriptionKey>  (Authorization: Bearer local-development-api-key)',
     '  every service        /healthz /readyz /metrics',

@@ -9,6 +9,10 @@ import { join, resolve } from 'node:path';
 import { notification } from '../../services/app-store/testing';
 import { createPki, signedBody } from '../support/appleSigning';
 import { REAL_BUNDLES, REAL_SAMPLES } from '../support/appStore';
+import { spawn } from 'node:child_process';
+import { envelope, rtdn, sub } from '../../services/play-store/testing';
+import { PLAY_STORE_FIXTURES } from '../support/paths';
+import { PLAY_TOKEN, startFakePlay } from '../support/play';
 
 const CLI = resolve(__dirname, '../../services/cli/main.ts');
 
@@ -25,7 +29,70 @@ function storeline(...args: string[]) {
   };
 }
 
+/** Async spawn: the fake Play API runs in this process, so the CLI must not block the event loop. */
+function storelineAsync(
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string; events: Record<string, unknown>[] }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (status) =>
+      res({
+        status,
+        stdout,
+        stderr,
+        events: stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      }),
+    );
+  });
+}
+
 describe('storeline normalize (CLI)', () => {
+  it('processes Pub/Sub envelope files in order against the Play API and prints only the diff events', async () => {
+    const fake = await startFakePlay();
+    const dir = mkdtempSync(join(tmpdir(), 'storeline-cli-'));
+    try {
+      fake.state.subscriptions.set('tok-1', sub('ACTIVE'));
+      const files = [
+        ['1-purchased.json', envelope(rtdn(4), 'm-1')],
+        ['2-duplicate.json', envelope(rtdn(4), 'm-1')],
+        ['3-renewed-nothing-new.json', envelope(rtdn(2), 'm-2')],
+      ].map(([name, body]) => {
+        const f = join(dir, name as string);
+        writeFileSync(f, JSON.stringify(body));
+        return f;
+      });
+      const realTest = resolve(PLAY_STORE_FIXTURES, 'pubsub-envelope-real-test-notification.json');
+      const r = await storelineAsync(
+        'normalize',
+        '--play-api-url',
+        fake.url,
+        '--play-api-token',
+        PLAY_TOKEN,
+        ...files,
+        realTest,
+      );
+      expect(r.stderr).toMatch(/no --bundle-id/);
+      expect(r.status).toBe(0);
+      expect(r.events.map((e) => [e.type, e.subscriptionKey])).toEqual([
+        ['SUBSCRIPTION_STARTED', 'play_store:tok-1'],
+        ['TEST', expect.stringMatching(/^play_store:app:/)],
+      ]);
+      expect(fake.state.acknowledged).toEqual([]); // inspecting files never acknowledges
+      const noToken = await storelineAsync('normalize', files[0]!);
+      expect(noToken.status).toBe(2);
+      expect(noToken.stderr).toMatch(/needs --play-api-token/);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('verifies the 14 real samples and prints their canonical events as JSON lines', () => {
     const r = storeline(
       'normalize',

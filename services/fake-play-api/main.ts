@@ -1,0 +1,35 @@
+/**
+ * The local stand-in for the Google Play Developer API (documented paths; scenario data via PUT /_fake/...).
+ * For the local pipeline and demos only: never point a production normalizer at it.
+ */
+import { z } from 'zod';
+import { loadConfigOrExit, logLevel, port } from '../shared/config';
+import { closeServer, listen } from '../shared/http';
+import { createLogger } from '../shared/logger';
+import { createFakePlayApi } from '../play-store/fakePlayApi';
+
+const SERVICE = 'fake-play-api';
+const Config = z.object({
+  PORT: port.default(8099),
+  FAKE_PLAY_TOKEN: z.string().min(8),
+  LOG_LEVEL: logLevel,
+});
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(SERVICE, Config);
+  const logger = createLogger(SERVICE, config.LOG_LEVEL);
+  const { app } = createFakePlayApi({ accessToken: config.FAKE_PLAY_TOKEN });
+  const server = await listen(app, config.PORT, '127.0.0.1');
+  logger.info({ port: config.PORT }, 'fake Play Developer API listening');
+  const shutdown = async () => {
+    await closeServer(server, 1000);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+}
+
+main().catch((err) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
