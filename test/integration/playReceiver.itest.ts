@@ -128,6 +128,7 @@ describe('Play Store receiver (real HTTP, real Kafka)', () => {
     expect(rec!.message.key!.toString()).toBe('tok-key-check');
     expect(rec!.message.value!.toString()).toBe(good);
     expect(rec!.message.headers!['notification-id']!.toString()).toBe('m-good');
+    expect(rec!.message.headers!['message-id']!.toString()).toBe('m-good');
     expect(rec!.message.headers!['publish-time']!.toString()).toBe('2026-01-01T10:00:01.000Z');
 
     const dlq = await collect(kafka, [names.name('rawPlayStoreDlq')]);

@@ -1,0 +1,92 @@
+/** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
+import { readFileSync } from 'node:fs';
+import { AvroCodec, createRegistry } from '../shared/avro';
+import { loadConfigOrExit } from '../shared/config';
+import { createPool, migrate } from '../shared/db';
+import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
+import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
+import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createLogger } from '../shared/logger';
+import { TOPICS, TopicNames } from '../shared/topics';
+import { TriggersConfig } from './config';
+import { DEFAULT_RULES, parseRules } from './rules';
+import { createTriggerService } from './service';
+import { TRIGGER_MIGRATIONS } from './store';
+
+const SERVICE = 'churn-triggers';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(SERVICE, TriggersConfig);
+  let rules = DEFAULT_RULES;
+  if (config.TRIGGERS_RULES_FILE) {
+    const parsed = parseRules(readFileSync(config.TRIGGERS_RULES_FILE, 'utf8'), config.TRIGGERS_RULES_FILE);
+    if (!parsed.ok) {
+      process.stderr.write(`${SERVICE}: invalid rules\n${parsed.problems.map((p) => `  - ${p}\n`).join('')}`);
+      process.exit(2);
+    }
+    rules = parsed.rules;
+  }
+  const logger = createLogger(SERVICE, config.LOG_LEVEL);
+  const pool = createPool(config.DATABASE_URL, config.TRIGGERS_DB_SCHEMA);
+  await migrate(pool, config.TRIGGERS_DB_SCHEMA, TRIGGER_MIGRATIONS);
+  const names = new TopicNames(config.TOPIC_PREFIX);
+  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const eventCodec = new AvroCodec<SubscriptionEvent>(
+    registry,
+    names.subject('subscriptionEvents'),
+    TOPICS.subscriptionEvents.value.schema,
+  );
+  const triggerCodec = new AvroCodec<EngagementTrigger>(
+    registry,
+    names.subject('engagementTriggers'),
+    TOPICS.engagementTriggers.value.schema,
+  );
+  await Promise.all([eventCodec.register(), triggerCodec.register()]);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
+    logger,
+  });
+  const producer = createIdempotentProducer(kafka, { retries: 10 });
+  await producer.connect();
+  const metrics = createMetricsRegistry(SERVICE);
+  const service = createTriggerService({
+    kafka,
+    pool,
+    producer,
+    eventCodec,
+    triggerCodec,
+    names,
+    rules,
+    logger,
+    metrics,
+    groupId: config.TRIGGERS_GROUP_ID,
+    pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
+  });
+  let joined = false;
+  service.consumer.on(service.consumer.events.GROUP_JOIN, () => (joined = true));
+  service.consumer.on(service.consumer.events.CRASH, () => (joined = false));
+  await service.start();
+  const app = express();
+  mountOps(app, { metrics, ready: async () => joined && (await pool.query('SELECT 1')).rowCount === 1 });
+  const server = await listen(app, config.PORT);
+  logger.info(
+    { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },
+    'deciding triggers',
+  );
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    await closeServer(server, 2000);
+    await service.stop();
+    await producer.disconnect();
+    await pool.end();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,117 @@
+/**
+ * churn-triggers: consumes the canonical topic (own group); per batch, one PostgreSQL transaction records
+ * each new event, loads its history, decides (pure) and writes the decision to the outbox; kafkajs then
+ * commits offsets. A publisher loop sends due outbox rows as Avro EngagementTriggers and marks them sent.
+ * Delivery to the topic is at-least-once: a crash between the send and the mark re-sends the same
+ * triggerId, which consumers dedupe on.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
+import { Counter, type Registry } from 'prom-client';
+import type { AvroCodec } from '../shared/avro';
+import { inTransaction } from '../shared/db';
+import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
+import type { Logger } from '../shared/logger';
+import type { TopicNames } from '../shared/topics';
+import { decide } from './decide';
+import type { Rules } from './rules';
+import { applyDecision, loadHistory, lockDue, markApplied, markSent } from './store';
+
+export interface TriggerServiceDeps {
+  kafka: Kafka;
+  pool: Pool;
+  producer: Producer;
+  eventCodec: AvroCodec<SubscriptionEvent>;
+  triggerCodec: AvroCodec<EngagementTrigger>;
+  names: TopicNames;
+  rules: Rules;
+  groupId: string;
+  logger: Logger;
+  metrics?: Registry;
+  pollIntervalMs?: number;
+  now?: () => number;
+  sessionTimeoutMs?: number;
+}
+
+export function createTriggerService(deps: TriggerServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const registers = deps.metrics ? [deps.metrics] : [];
+  const fired = new Counter({
+    name: 'storeline_triggers_fired_total',
+    help: 'Engagement triggers sent',
+    labelNames: ['kind'],
+    registers,
+  });
+  const consumer = deps.kafka.consumer({
+    groupId: deps.groupId,
+    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+  const topic = deps.names.name('engagementTriggers');
+  let timer: NodeJS.Timeout | undefined;
+  let publishing: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  async function publishDue(): Promise<number> {
+    return inTransaction(deps.pool, async (c) => {
+      const at = now();
+      const due = await lockDue(c, at, 200);
+      if (due.length === 0) return 0;
+      await deps.producer.send({
+        topic,
+        acks: -1,
+        messages: due.map((t) => ({
+          key: t.subscriptionKey,
+          value: deps.triggerCodec.encode({ ...t, firedAt: at }),
+          headers: { 'trigger-id': t.triggerId },
+        })),
+      });
+      await markSent(
+        c,
+        due.map((t) => t.triggerId),
+        at,
+      );
+      for (const t of due) fired.inc({ kind: t.kind });
+      return due.length;
+    });
+  }
+
+  const loop = () => {
+    if (stopped) return;
+    publishing = publishDue()
+      .catch((err) => deps.logger.error({ err }, 'publishing due triggers failed; retrying'))
+      .then(() => {
+        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs ?? 500);
+      });
+  };
+
+  return {
+    consumer,
+    publishDue,
+    async start(): Promise<void> {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [deps.names.name('subscriptionEvents')], fromBeginning: true });
+      await consumer.run({
+        eachBatch: async ({ batch, heartbeat }) => {
+          const events: SubscriptionEvent[] = [];
+          for (const m of batch.messages) if (m.value) events.push(await deps.eventCodec.decode(m.value));
+          await inTransaction(deps.pool, async (c) => {
+            for (const e of events) {
+              if (!(await markApplied(c, e.eventId))) continue;
+              const at = now();
+              const history = await loadHistory(c, e, at, deps.rules.refundAbuseSuspected.windowDays);
+              await applyDecision(c, decide(e, history, at, deps.rules));
+            }
+          });
+          await heartbeat();
+        },
+      });
+      loop();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await publishing;
+      await consumer.disconnect();
+    },
+  };
+}
