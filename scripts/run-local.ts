@@ -61,6 +61,12 @@ const services: ServiceDef[] = [
     entry: 'services/state/main.ts',
     env: { PORT: '8091', STATE_API_KEYS: 'local-development-api-key' },
   },
+  {
+    name: 'churn-triggers',
+    entry: 'services/triggers/main.ts',
+    // Sandbox events fire in the local demo (the sample notifications are sandbox ones).
+    env: { PORT: '8092', TRIGGERS_RULES_FILE: 'services/triggers/rules.local.json' },
+  },
 ];
 
 const children: ChildProcess[] = [];

@@ -118,6 +118,7 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
         [RAW_HEADERS.receivedAt]: String(receivedAt),
         [RAW_HEADERS.requestId]: requestId,
         [RAW_HEADERS.notificationId]: messageId,
+        'message-id': messageId,
         'publish-time': publishTime ?? '',
       };
       try {

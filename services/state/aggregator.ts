@@ -10,12 +10,10 @@ import type { Pool } from 'pg';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AvroCodec } from '../shared/avro';
 import { inTransaction } from '../shared/db';
-import { PoisonMessageError, isRetriable } from '../shared/errors';
 import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
-import { readHeaders } from '../shared/kafka';
 import type { Logger } from '../shared/logger';
 import { TOPICS, type TopicNames } from '../shared/topics';
-import { deadLetter } from '../shared/transactional';
+import { decodeCanonicalBatch } from '../shared/canonicalBatch';
 import { applyEvents } from './store';
 
 export interface AggregatorDeps {
@@ -62,42 +60,17 @@ export function createAggregator(deps: AggregatorDeps) {
 
   async function handle(partition: number, messages: KafkaMessage[]): Promise<void> {
     const stop = latency.startTimer();
-    const events: SubscriptionEvent[] = [];
-    const poison: { message: KafkaMessage; err: unknown }[] = [];
-    for (const m of messages) {
-      try {
-        if (!m.value) throw new PoisonMessageError('decode', 'record has no value');
-        events.push(await deps.eventCodec.decode(m.value));
-      } catch (err) {
-        if (isRetriable(err)) throw err;
-        poison.push({ message: m, err });
-      }
-    }
-    if (poison.length > 0) {
-      await deps.producer.send({
-        topic: dlqTopic,
-        acks: -1,
-        messages: poison.map(({ message, err }) => {
-          const d = deadLetter(
-            {
-              topic: eventsTopic,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              headers: readHeaders(message.headers as Record<string, unknown>),
-              timestamp: Number(message.timestamp),
-            },
-            dlqTopic,
-            err,
-            now(),
-          );
-          return { key: d.key, value: d.value, headers: d.headers };
-        }),
-      });
-      dead.inc(poison.length);
-      deps.logger.error({ partition, count: poison.length }, 'dead-lettered undecodable canonical records');
-    }
+    const { events, deadLettered } = await decodeCanonicalBatch({
+      messages,
+      topic: eventsTopic,
+      partition,
+      codec: deps.eventCodec,
+      producer: deps.producer,
+      dlqTopic,
+      logger: deps.logger,
+      now: now(),
+    });
+    if (deadLettered) dead.inc(deadLettered);
     const states = await inTransaction(deps.pool, (c) => applyEvents(c, events, now()));
     if (states.length > 0) {
       await deps.producer.send({

@@ -41,3 +41,10 @@ describe('trigger rules', () => {
     });
   });
 });
+
+describe('local demo rules', () => {
+  it('parse', () => {
+    const r = parseRules(readFileSync(resolve(__dirname, 'rules.local.json'), 'utf8'), 'rules.local.json');
+    expect(r.ok && r.rules.fireInSandbox).toBe(true);
+  });
+});

@@ -14,6 +14,7 @@ import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/a
 import type { Logger } from '../shared/logger';
 import type { TopicNames } from '../shared/topics';
 import { decide } from './decide';
+import { decodeCanonicalBatch } from '../shared/canonicalBatch';
 import type { Rules } from './rules';
 import { applyDecision, loadHistory, lockDue, markApplied, markSent } from './store';
 
@@ -92,8 +93,16 @@ export function createTriggerService(deps: TriggerServiceDeps) {
       await consumer.subscribe({ topics: [deps.names.name('subscriptionEvents')], fromBeginning: true });
       await consumer.run({
         eachBatch: async ({ batch, heartbeat }) => {
-          const events: SubscriptionEvent[] = [];
-          for (const m of batch.messages) if (m.value) events.push(await deps.eventCodec.decode(m.value));
+          const { events } = await decodeCanonicalBatch({
+            messages: batch.messages,
+            topic: batch.topic,
+            partition: batch.partition,
+            codec: deps.eventCodec,
+            producer: deps.producer,
+            dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
+            logger: deps.logger,
+            now: now(),
+          });
           await inTransaction(deps.pool, async (c) => {
             for (const e of events) {
               if (!(await markApplied(c, e.eventId))) continue;

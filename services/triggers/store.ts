@@ -65,7 +65,8 @@ export async function loadHistory(
     : 0;
   const recent = await c.query<{ kind: TriggerKind; due_at: string }>(
     `SELECT kind, due_at FROM trigger_outbox
-     WHERE status <> 'cancelled' AND due_at > $3 AND (${e.appUserId ? 'app_user_id = $1' : 'subscription_key = $2'})`,
+     WHERE status <> 'cancelled' AND due_at > $3
+       AND (($1::text IS NOT NULL AND app_user_id = $1) OR ($1::text IS NULL AND subscription_key = $2))`,
     [e.appUserId, e.subscriptionKey, now - 365 * 86_400_000],
   );
   return { userRefunds: refunds, recent: recent.rows.map((r) => ({ kind: r.kind, at: Number(r.due_at) })) };

@@ -77,6 +77,20 @@ describe('state aggregator (real Kafka, registry, PostgreSQL)', () => {
         late,
       ]);
 
+      // A record that is not Confluent-framed Avro: dead-lettered with the reason, the rest still applied.
+      const raw = kafka.producer();
+      await raw.connect();
+      await raw.send({
+        topic: names.name('subscriptionEvents'),
+        messages: [{ key: 'app_store:garbage', value: 'not avro' }],
+      });
+      await raw.disconnect();
+      const dlq = await collect(kafka, [names.name('subscriptionEventsDlq')]);
+      const [dead] = await waitForRecords(dlq.records, 1);
+      await dlq.stop();
+      expect(dead!.message.headers!['dlq.stage']!.toString()).toBe('decode');
+      expect(dead!.message.value!.toString()).toBe('not avro');
+
       await waitFor('all events applied', async () => {
         const r = await pool.query('SELECT count(*)::int AS n FROM subscription_events');
         return r.rows[0].n === real.length + userEvents.length + 1 ? true : undefined;
