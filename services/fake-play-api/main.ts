@@ -2,6 +2,7 @@
  * The local stand-in for the Google Play Developer API (documented paths; scenario data via PUT /_fake/...).
  * For the local pipeline and demos only: never point a production normalizer at it.
  */
+import { onShutdownSignal, runMain } from '../shared/lifecycle';
 import { z } from 'zod';
 import { loadConfigOrExit, logLevel, port } from '../shared/config';
 import { closeServer, listen } from '../shared/http';
@@ -21,15 +22,9 @@ async function main(): Promise<void> {
   const { app } = createFakePlayApi({ accessToken: config.FAKE_PLAY_TOKEN });
   const server = await listen(app, config.PORT, '127.0.0.1');
   logger.info({ port: config.PORT }, 'fake Play Developer API listening');
-  const shutdown = async () => {
+  onShutdownSignal(logger, async () => {
     await closeServer(server, 1000);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);

@@ -1,4 +1,5 @@
 /** normalizer: wiring only (config, clients, start, SIGTERM). */
+import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { AvroCodec, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import type { SubscriptionEvent } from '../shared/generated/avro';
@@ -64,28 +65,19 @@ async function main(): Promise<void> {
     maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
     sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
   });
-  let joined = false;
-  normalizer.consumer.on(normalizer.consumer.events.GROUP_JOIN, () => (joined = true));
-  normalizer.consumer.on(normalizer.consumer.events.CRASH, () => (joined = false));
+  const joined = trackJoined(normalizer.consumer);
   await normalizer.start();
 
   const app = express();
-  mountOps(app, { metrics, ready: () => joined });
+  mountOps(app, { metrics, ready: joined });
   const server = await listen(app, config.PORT);
   logger.info({ port: config.PORT, groupId: config.NORMALIZER_GROUP_ID }, 'normalizing');
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down: finishing the transaction in flight');
+  onShutdownSignal(logger, async () => {
     await normalizer.stop();
     await closeServer(server, 2000);
     await pool?.end();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);

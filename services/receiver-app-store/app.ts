@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
+import { receiverMetrics } from '../shared/lifecycle';
 import { rawKeyV2 } from '../app-store/decode';
 import { v1NotificationId } from '../app-store/mapV1';
 import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
@@ -36,18 +37,7 @@ function isJson(req: Request): boolean {
 
 export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
   const now = deps.now ?? Date.now;
-  const requests = new Counter({
-    name: 'storeline_receiver_requests_total',
-    help: 'Notification requests by route and HTTP status',
-    labelNames: ['route', 'status'],
-    registers: [deps.metrics],
-  });
-  const rejected = new Counter({
-    name: 'storeline_receiver_verification_failures_total',
-    help: 'Rejected notifications by failed check',
-    labelNames: ['route', 'check'],
-    registers: [deps.metrics],
-  });
+  const { requests, rejected } = receiverMetrics(deps.metrics);
   const publishLatency = new Histogram({
     name: 'storeline_receiver_publish_seconds',
     help: 'Time for Kafka to acknowledge a raw notification (acks=all)',

@@ -1,4 +1,5 @@
 /** receiver-app-store: wiring only (config, clients, start, SIGTERM). Logic lives in app.ts. */
+import { onShutdownSignal, runMain } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
 import { APPLE_ROOT_CA_G3_DER } from '../app-store/appleRoot';
 import { loadCertificates } from '../app-store/certs';
@@ -57,17 +58,10 @@ async function main(): Promise<void> {
     'listening',
   );
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down: draining requests, then disconnecting the producer');
+  onShutdownSignal(logger, async () => {
     await closeServer(server);
     await producer.disconnect();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);

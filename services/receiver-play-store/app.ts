@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
+import { receiverMetrics } from '../shared/lifecycle';
 import { PoisonMessageError, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { Publish } from '../shared/publisher';
@@ -31,18 +32,7 @@ export interface PlayReceiverDeps {
 
 export function createPlayReceiver(deps: PlayReceiverDeps): Express {
   const now = deps.now ?? Date.now;
-  const requests = new Counter({
-    name: 'storeline_receiver_requests_total',
-    help: 'Notification requests by route and HTTP status',
-    labelNames: ['route', 'status'],
-    registers: [deps.metrics],
-  });
-  const rejected = new Counter({
-    name: 'storeline_receiver_verification_failures_total',
-    help: 'Rejected notifications by failed check',
-    labelNames: ['route', 'check'],
-    registers: [deps.metrics],
-  });
+  const { requests, rejected } = receiverMetrics(deps.metrics);
   const deadLettered = new Counter({
     name: 'storeline_receiver_dlq_total',
     help: 'Authentic notifications dead-lettered at receipt',

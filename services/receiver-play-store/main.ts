@@ -1,4 +1,5 @@
 /** receiver-play-store: wiring only (config, clients, start, SIGTERM). Logic lives in app.ts and auth.ts. */
+import { onShutdownSignal, runMain } from '../shared/lifecycle';
 import { loadConfigOrExit } from '../shared/config';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
@@ -47,17 +48,10 @@ async function main(): Promise<void> {
     { port: config.PORT, auth: config.PUBSUB_AUTH, packages: config.PLAY_PACKAGE_NAMES },
     'listening',
   );
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  onShutdownSignal(logger, async () => {
     await closeServer(server);
     await producer.disconnect();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);

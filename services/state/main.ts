@@ -1,4 +1,5 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
+import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { AvroCodec, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import { createPool, migrate } from '../shared/db';
@@ -55,32 +56,23 @@ async function main(): Promise<void> {
     groupId: config.STATE_GROUP_ID,
     sessionTimeoutMs: config.STATE_SESSION_TIMEOUT_MS,
   });
-  let joined = false;
-  aggregator.consumer.on(aggregator.consumer.events.GROUP_JOIN, () => (joined = true));
-  aggregator.consumer.on(aggregator.consumer.events.CRASH, () => (joined = false));
+  const joined = trackJoined(aggregator.consumer);
   await aggregator.start();
 
   const app = createStateApi({ pool, apiKeys: config.STATE_API_KEYS, logger });
   mountOps(app, {
     metrics,
-    ready: async () => joined && (await pool.query('SELECT 1')).rowCount === 1,
+    ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1,
   });
   const server = await listen(app, config.PORT);
   logger.info({ port: config.PORT, schema: config.STATE_DB_SCHEMA }, 'aggregating; query API listening');
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down: finishing the batch in flight');
+  onShutdownSignal(logger, async () => {
     await closeServer(server, 5000);
     await aggregator.stop();
     await producer.disconnect();
     await pool.end();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);

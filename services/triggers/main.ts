@@ -1,4 +1,5 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
+import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
 import { AvroCodec, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
@@ -63,30 +64,21 @@ async function main(): Promise<void> {
     groupId: config.TRIGGERS_GROUP_ID,
     pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
   });
-  let joined = false;
-  service.consumer.on(service.consumer.events.GROUP_JOIN, () => (joined = true));
-  service.consumer.on(service.consumer.events.CRASH, () => (joined = false));
+  const joined = trackJoined(service.consumer);
   await service.start();
   const app = express();
-  mountOps(app, { metrics, ready: async () => joined && (await pool.query('SELECT 1')).rowCount === 1 });
+  mountOps(app, { metrics, ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1 });
   const server = await listen(app, config.PORT);
   logger.info(
     { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },
     'deciding triggers',
   );
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  onShutdownSignal(logger, async () => {
     await closeServer(server, 2000);
     await service.stop();
     await producer.disconnect();
     await pool.end();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${SERVICE}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runMain(SERVICE, main);
