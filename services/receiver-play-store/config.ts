@@ -3,7 +3,7 @@ import { csv, httpUrl, kafkaBrokers, logLevel, port, topicPrefix } from '../shar
 
 export const ReceiverPlayStoreConfig = z
   .object({
-    PORT: port.default(8081),
+    PORT: port.default(8082),
     HOST: z.string().default('0.0.0.0'),
     KAFKA_BROKERS: kafkaBrokers,
     TOPIC_PREFIX: topicPrefix,

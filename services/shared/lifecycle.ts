@@ -11,7 +11,11 @@ export function runMain(service: string, main: () => Promise<void>): void {
   });
 }
 
-/** Calls `shutdown` once on SIGTERM or SIGINT, then exits 0 (1 if shutdown threw). */
+/**
+ * Calls `shutdown` once on SIGTERM or SIGINT, then exits 0 (1 if shutdown threw). The listeners stay
+ * installed: a second signal (process group plus supervisor, a second Ctrl-C) must not fall through to the
+ * default action and kill the process in the middle of its graceful shutdown.
+ */
 export function onShutdownSignal(logger: Logger, shutdown: () => Promise<void>): void {
   let started = false;
   const handle = (signal: string) => {
@@ -26,8 +30,8 @@ export function onShutdownSignal(logger: Logger, shutdown: () => Promise<void>):
       },
     );
   };
-  process.once('SIGTERM', () => handle('SIGTERM'));
-  process.once('SIGINT', () => handle('SIGINT'));
+  process.on('SIGTERM', () => handle('SIGTERM'));
+  process.on('SIGINT', () => handle('SIGINT'));
 }
 
 /** Whether the consumer is in its group (for /readyz): true after a join, false after a crash or stop. */
