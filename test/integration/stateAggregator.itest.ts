@@ -4,6 +4,9 @@
  * answers as documented.
  */
 import { createIdempotentProducer } from '../../services/shared/kafka';
+import { diffPlay } from '../../services/play-store/diff';
+import type { PlaySnapshot } from '../../services/play-store/model';
+import { rtdn, sub } from '../../services/play-store/testing';
 import type { SubscriptionEvent } from '../../services/shared/generated/avro';
 import { createAggregator } from '../../services/state/aggregator';
 import { createStateApi } from '../../services/state/api';
@@ -192,6 +195,109 @@ describe('state aggregator (real Kafka, registry, PostgreSQL)', () => {
       ]);
     } finally {
       await api.close();
+      await aggregator.stop();
+      await producer.disconnect();
+      await pool.end();
+    }
+  });
+});
+
+describe('state aggregator: a Play Store scenario', () => {
+  it('ends a purchase -> renewal -> cancel -> expiry lifecycle in the right state', async () => {
+    const kafka = testKafka();
+    const names = await createCatalogTopics(kafka);
+    const { eventCodec, stateCodec } = await codecs(names);
+    const { pool } = await migratedPool();
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const aggregator = createAggregator({
+      kafka,
+      pool,
+      producer,
+      eventCodec,
+      stateCodec,
+      names,
+      logger: testLogger,
+      groupId: randomId('state'),
+    });
+    await aggregator.start();
+    try {
+      // The canonical events the Play normalizer derives for this lifecycle (diff core, fetched resources).
+      const ctx = { receivedAt: 1_767_300_000_000, rawTopic: 'raw', rawPartition: 0, rawOffset: 0 };
+      const steps: [number, ReturnType<typeof sub>, string][] = [
+        [4, sub('ACTIVE', {}, { offerPhase: { freeTrial: {} } }), '1767261600000'],
+        [
+          2,
+          sub('ACTIVE', {}, { expiryTime: '2026-03-01T10:00:00.000Z', latestSuccessfulOrderId: 'GPA.P..0' }),
+          '1769940000000',
+        ],
+        [
+          3,
+          sub(
+            'CANCELED',
+            {},
+            {
+              expiryTime: '2026-03-01T10:00:00.000Z',
+              latestSuccessfulOrderId: 'GPA.P..0',
+              autoRenewingPlan: { autoRenewEnabled: false },
+            },
+          ),
+          '1770000000000',
+        ],
+        [
+          13,
+          sub(
+            'EXPIRED',
+            { canceledStateContext: { userInitiatedCancellation: {} } },
+            { expiryTime: '2026-03-01T10:00:00.000Z', autoRenewingPlan: { autoRenewEnabled: false } },
+          ),
+          '1772359200000',
+        ],
+      ];
+      let previous: PlaySnapshot | undefined;
+      const events: SubscriptionEvent[] = [];
+      for (const [i, [type, resource, at]] of steps.entries()) {
+        const out = diffPlay({
+          notification: rtdn(type, 'tok-p', at),
+          messageId: `p-${i}`,
+          ctx,
+          previous,
+          subscription: resource,
+        });
+        previous = out.snapshot;
+        events.push(...out.events);
+      }
+      expect(events.map((e) => e.type)).toEqual([
+        'SUBSCRIPTION_STARTED',
+        'RENEWED',
+        'AUTO_RENEW_DISABLED',
+        'EXPIRED',
+      ]);
+      // Delivered out of order: the expiry first.
+      await produceEvents(kafka, names.name('subscriptionEvents'), eventCodec, [
+        events[3]!,
+        events[0]!,
+        events[2]!,
+        events[1]!,
+      ]);
+      const state = await waitFor('play state', async () => {
+        const s = await getState(pool, 'play_store:tok-p');
+        return s && s.lastEventType === 'EXPIRED' && s.renewalCount === 1 && s.firstPurchasedAt !== null
+          ? s
+          : undefined;
+      });
+      expect(state).toMatchObject({
+        store: 'PLAY_STORE',
+        status: 'EXPIRED',
+        entitled: false,
+        autoRenew: false,
+        productId: 'premium',
+        appUserId: 'user-7',
+        renewalCount: 1,
+        trialConverted: true,
+        expiresAt: Date.parse('2026-03-01T10:00:00.000Z'),
+      });
+    } finally {
       await aggregator.stop();
       await producer.disconnect();
       await pool.end();
