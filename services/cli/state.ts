@@ -1,13 +1,13 @@
 /** `storeline state rebuild [--schema NAME]`: rebuild the state read model from the canonical topic. */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { AvroCodec, createRegistry } from '../shared/avro';
+import { codecFor, createRegistry } from '../shared/avro';
 import { kafkaEnv, parseConfig, postgresUrl } from '../shared/config';
 import { createPool } from '../shared/db';
 import type { SubscriptionEvent } from '../shared/generated/avro';
 import { createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TOPICS, TopicNames } from '../shared/topics';
+import { TopicNames } from '../shared/topics';
 import { rebuildState } from '../state/rebuild';
 
 const Env = z.object({ ...kafkaEnv, DATABASE_URL: postgresUrl });
@@ -35,10 +35,10 @@ export async function runState(argv: string[]): Promise<number> {
   const schema = values.schema as string;
   const pool = createPool(c.DATABASE_URL, schema);
   try {
-    const codec = new AvroCodec<SubscriptionEvent>(
+    const codec = codecFor<SubscriptionEvent>(
       createRegistry(c.SCHEMA_REGISTRY_URL),
-      names.subject('subscriptionEvents'),
-      TOPICS.subscriptionEvents.value.schema,
+      names,
+      'subscriptionEvents',
     );
     const r = await rebuildState({
       kafka: createKafka({ brokers: c.KAFKA_BROKERS, clientId: 'storeline-state-rebuild', logger }),

@@ -1,12 +1,12 @@
 /** normalizer: wiring only (config, clients, start, SIGTERM). */
 import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { AvroCodec, createRegistry } from '../shared/avro';
+import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import type { SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
 import { createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TOPICS, TopicNames } from '../shared/topics';
+import { TopicNames } from '../shared/topics';
 import { NormalizerConfig } from './config';
 import { readFileSync } from 'node:fs';
 import { HttpPlayApi, serviceAccountToken, staticToken } from '../play-store/api';
@@ -27,10 +27,10 @@ async function main(): Promise<void> {
     clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
     logger,
   });
-  const codec = new AvroCodec<SubscriptionEvent>(
+  const codec = codecFor<SubscriptionEvent>(
     createRegistry(config.SCHEMA_REGISTRY_URL),
-    names.subject('subscriptionEvents'),
-    TOPICS.subscriptionEvents.value.schema,
+    names,
+    'subscriptionEvents',
   );
   await codec.register();
   const metrics = createMetricsRegistry(SERVICE);

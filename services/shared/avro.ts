@@ -8,6 +8,9 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro, { type Resolver, type Schema, type Type } from 'avsc';
 import { PoisonMessageError, TransientError, errorMessage } from './errors';
+import { TOPICS, type TopicNames } from './topics';
+
+export type AvroTopicId = 'subscriptionEvents' | 'subscriptionState' | 'engagementTriggers';
 
 const MAGIC = 0;
 
@@ -103,4 +106,10 @@ export class AvroCodec<T> {
 
 export function createRegistry(url: string): SchemaRegistry {
   return new SchemaRegistry({ host: url, clientId: 'storeline', retry: { retries: 3 } });
+}
+
+/** The codec of a catalog topic's values: its subject under the naming prefix and its schema. */
+export function codecFor<T>(registry: SchemaRegistry, names: TopicNames, id: AvroTopicId): AvroCodec<T> {
+  const value = TOPICS[id].value as { format: 'avro'; schema: Schema };
+  return new AvroCodec<T>(registry, names.subject(id), value.schema);
 }

@@ -1,13 +1,13 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
 import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { AvroCodec, createRegistry } from '../shared/avro';
+import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import { createPool, migrate } from '../shared/db';
 import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TOPICS, TopicNames } from '../shared/topics';
+import { TopicNames } from '../shared/topics';
 import { createAggregator } from './aggregator';
 import { createStateApi } from './api';
 import { StateAggregatorConfig } from './config';
@@ -24,16 +24,8 @@ async function main(): Promise<void> {
 
   const names = new TopicNames(config.TOPIC_PREFIX);
   const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
-  const eventCodec = new AvroCodec<SubscriptionEvent>(
-    registry,
-    names.subject('subscriptionEvents'),
-    TOPICS.subscriptionEvents.value.schema,
-  );
-  const stateCodec = new AvroCodec<SubscriptionState>(
-    registry,
-    names.subject('subscriptionState'),
-    TOPICS.subscriptionState.value.schema,
-  );
+  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
+  const stateCodec = codecFor<SubscriptionState>(registry, names, 'subscriptionState');
   await Promise.all([eventCodec.register(), stateCodec.register()]);
 
   const kafka = createKafka({

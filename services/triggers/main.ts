@@ -1,14 +1,14 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
 import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
-import { AvroCodec, createRegistry } from '../shared/avro';
+import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import { createPool, migrate } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TOPICS, TopicNames } from '../shared/topics';
+import { TopicNames } from '../shared/topics';
 import { TriggersConfig } from './config';
 import { DEFAULT_RULES, parseRules } from './rules';
 import { createTriggerService } from './service';
@@ -32,16 +32,8 @@ async function main(): Promise<void> {
   await migrate(pool, config.TRIGGERS_DB_SCHEMA, TRIGGER_MIGRATIONS);
   const names = new TopicNames(config.TOPIC_PREFIX);
   const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
-  const eventCodec = new AvroCodec<SubscriptionEvent>(
-    registry,
-    names.subject('subscriptionEvents'),
-    TOPICS.subscriptionEvents.value.schema,
-  );
-  const triggerCodec = new AvroCodec<EngagementTrigger>(
-    registry,
-    names.subject('engagementTriggers'),
-    TOPICS.engagementTriggers.value.schema,
-  );
+  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
+  const triggerCodec = codecFor<EngagementTrigger>(registry, names, 'engagementTriggers');
   await Promise.all([eventCodec.register(), triggerCodec.register()]);
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { NotificationPayloadV2 } from '../../services/app-store/model';
 import { notification } from '../../services/app-store/testing';
 import { createNormalizer } from '../../services/normalizer/normalizer';
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
+import { codecFor, createRegistry } from '../../services/shared/avro';
 import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+
 import { DLQ_HEADERS } from '../../services/shared/transactional';
 import { createPki, signedBody, type Pki } from '../support/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
@@ -85,11 +85,7 @@ describe('App Store pipeline: HTTP -> raw topic -> normalizer -> canonical topic
     const kafka = testKafka();
     const names = await createCatalogTopics(kafka);
     const registry = createRegistry(stackEnv().registryUrl);
-    const codec = new AvroCodec<SubscriptionEvent>(
-      registry,
-      names.subject('subscriptionEvents'),
-      TOPICS.subscriptionEvents.value.schema,
-    );
+    const codec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
     await codec.register();
     const normalizer = createNormalizer({
       kafka,

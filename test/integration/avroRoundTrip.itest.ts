@@ -2,7 +2,7 @@
  * A canonical event through the real broker and registry: encode -> produce -> consume -> decode, with the
  * Confluent wire format checked byte by byte.
  */
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
+import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
 import type { SubscriptionEvent } from '../../services/shared/generated/avro';
 import { TOPICS } from '../../services/shared/topics';
 import { stackEnv } from '../support/env';
@@ -15,11 +15,7 @@ describe('canonical event round trip (real Kafka + schema registry)', () => {
     const names = await createCatalogTopics(kafka);
     const topic = names.name('subscriptionEvents');
     const registry = createRegistry(stackEnv().registryUrl);
-    const codec = new AvroCodec<SubscriptionEvent>(
-      registry,
-      names.subject('subscriptionEvents'),
-      TOPICS.subscriptionEvents.value.schema,
-    );
+    const codec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
     const schemaId = await codec.register();
 
     const event = sampleEvent();

@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { notification } from '../../services/app-store/testing';
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
+import { codecFor, createRegistry } from '../../services/shared/avro';
 import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+
 import { createPki, signedBody } from '../support/appleSigning';
 import { stackEnv } from '../support/env';
 import {
@@ -81,10 +81,10 @@ describe('normalizer crash in the middle of a batch', () => {
     expect(await exited(second)).toBe(0);
 
     const records = await drainTopic(kafka, names.name('subscriptionEvents'));
-    const codec = new AvroCodec<SubscriptionEvent>(
+    const codec = codecFor<SubscriptionEvent>(
       createRegistry(stackEnv().registryUrl),
-      names.subject('subscriptionEvents'),
-      TOPICS.subscriptionEvents.value.schema,
+      names,
+      'subscriptionEvents',
     );
     const eventIds = (await Promise.all(records.map((r) => codec.decode(r.message.value!)))).map(
       (e) => e.eventId,

@@ -3,11 +3,11 @@
  * that fires, one cancelled by a resubscribe, and a restart while a timer is pending past its due time
  * (it fires on recovery, once). Triggers land on the topic as Avro through the registry.
  */
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
+import { codecFor, createRegistry } from '../../services/shared/avro';
 import { createPool, migrate } from '../../services/shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../../services/shared/generated/avro';
 import { createIdempotentProducer } from '../../services/shared/kafka';
-import { TOPICS, type TopicNames } from '../../services/shared/topics';
+import { type TopicNames } from '../../services/shared/topics';
 import { Rules } from '../../services/triggers/rules';
 import { createTriggerService } from '../../services/triggers/service';
 import { TRIGGER_MIGRATIONS } from '../../services/triggers/store';
@@ -51,10 +51,10 @@ function event(
 
 async function startService(kafka: Kafka, names: TopicNames, pool: Pool, groupId: string) {
   const { eventCodec } = await codecs(names);
-  const triggerCodec = new AvroCodec<EngagementTrigger>(
+  const triggerCodec = codecFor<EngagementTrigger>(
     createRegistry(stackEnv().registryUrl),
-    names.subject('engagementTriggers'),
-    TOPICS.engagementTriggers.value.schema,
+    names,
+    'engagementTriggers',
   );
   await triggerCodec.register();
   const producer = createIdempotentProducer(kafka);

@@ -5,10 +5,10 @@ import { decodeNotificationV2 } from '../../services/app-store/decode';
 import { mapAppStoreV2 } from '../../services/app-store/mapV2';
 import { AppleVerifier } from '../../services/app-store/verify';
 import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
+import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
 import { createPool, migrate } from '../../services/shared/db';
 import type { SubscriptionEvent, SubscriptionState } from '../../services/shared/generated/avro';
-import { TOPICS, type TopicNames } from '../../services/shared/topics';
+import { type TopicNames } from '../../services/shared/topics';
 import { STATE_MIGRATIONS } from '../../services/state/migrations';
 import { REAL_SAMPLES } from './appStore';
 import { stackEnv } from './env';
@@ -25,16 +25,8 @@ export async function migratedPool(schema = randomSchema()): Promise<{ pool: Poo
 
 export async function codecs(names: TopicNames) {
   const registry = createRegistry(stackEnv().registryUrl);
-  const eventCodec = new AvroCodec<SubscriptionEvent>(
-    registry,
-    names.subject('subscriptionEvents'),
-    TOPICS.subscriptionEvents.value.schema,
-  );
-  const stateCodec = new AvroCodec<SubscriptionState>(
-    registry,
-    names.subject('subscriptionState'),
-    TOPICS.subscriptionState.value.schema,
-  );
+  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
+  const stateCodec = codecFor<SubscriptionState>(registry, names, 'subscriptionState');
   await Promise.all([eventCodec.register(), stateCodec.register()]);
   return { eventCodec, stateCodec };
 }
