@@ -25,6 +25,11 @@ export function v1NotificationId(body: Buffer): string {
   return `v1-${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
 }
 
+/** The most recent transaction in the receipt: it names the subscription (original_transaction_id). */
+export function latestReceiptV1(n: NotificationV1): ReceiptInfoV1 | undefined {
+  return [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc)[0];
+}
+
 export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext): SubscriptionEvent[] {
   const receipts = [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc);
   const latest = receipts[0];

@@ -44,6 +44,23 @@ export function normalizeAppStoreV1(body: Buffer, ctx: RawContext): Subscription
   return mapAppStoreV1(n, body, ctx);
 }
 
+/** Lineage and receive time of a raw record: the receiver's `received-at` header, else the record time. */
+export function rawContext(rec: {
+  headers: Record<string, string>;
+  timestamp: number;
+  topic: string;
+  partition: number;
+  offset: string;
+}): RawContext {
+  const receivedAt = Number(rec.headers[RAW_HEADERS.receivedAt] ?? rec.timestamp);
+  return {
+    receivedAt: Number.isFinite(receivedAt) ? receivedAt : rec.timestamp,
+    rawTopic: rec.topic,
+    rawPartition: rec.partition,
+    rawOffset: Number(rec.offset),
+  };
+}
+
 /** Dispatches on the receiver's `format` header. */
 export function normalizeAppStoreRecord(rec: {
   value: Buffer | null;
@@ -54,13 +71,7 @@ export function normalizeAppStoreRecord(rec: {
   offset: string;
 }): SubscriptionEvent[] {
   if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-  const receivedAt = Number(rec.headers[RAW_HEADERS.receivedAt] ?? rec.timestamp);
-  const ctx: RawContext = {
-    receivedAt: Number.isFinite(receivedAt) ? receivedAt : rec.timestamp,
-    rawTopic: rec.topic,
-    rawPartition: rec.partition,
-    rawOffset: Number(rec.offset),
-  };
+  const ctx = rawContext(rec);
   const format = rec.headers[RAW_HEADERS.format];
   switch (format) {
     case 'app-store-v2':

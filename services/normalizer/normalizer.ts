@@ -6,10 +6,9 @@ import type { SubscriptionEvent } from '../shared/generated/avro';
 import type { Logger } from '../shared/logger';
 import { TOPICS, type TopicNames } from '../shared/topics';
 import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../shared/transactional';
-import { normalizeAppStoreRecord } from './appStore';
+import { normalizeAppStoreRecord, rawContext } from './appStore';
 import type { RawContext } from '../app-store/mapV2';
 import { PoisonMessageError } from '../shared/errors';
-import { RAW_HEADERS } from '../shared/rawHeaders';
 
 export interface NormalizerDeps {
   kafka: Kafka;
@@ -71,14 +70,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     if (rec.topic === rawAppStore) return toOutputs(normalizeAppStoreRecord(rec), eventsTopic, codec);
     if (rec.topic === rawPlayStore && play) {
       if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-      const receivedAt = Number(rec.headers[RAW_HEADERS.receivedAt] ?? rec.timestamp);
-      const ctx = {
-        receivedAt: Number.isFinite(receivedAt) ? receivedAt : rec.timestamp,
-        rawTopic: rec.topic,
-        rawPartition: rec.partition,
-        rawOffset: Number(rec.offset),
-      };
-      return toOutputs(await play(rec.value, ctx), eventsTopic, codec);
+      return toOutputs(await play(rec.value, rawContext(rec)), eventsTopic, codec);
     }
     throw new Error(`no normalizer for topic ${rec.topic}`);
   };

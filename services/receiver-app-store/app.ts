@@ -8,11 +8,12 @@
  * deduplication by notification id happens downstream.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
+import { bodyErrorHandler } from '../shared/http';
 import { Histogram, type Registry } from 'prom-client';
 import { receiverMetrics } from '../shared/lifecycle';
 import { rawKeyV2 } from '../app-store/decode';
-import { v1NotificationId } from '../app-store/mapV1';
+import { latestReceiptV1, v1NotificationId } from '../app-store/mapV1';
 import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -83,9 +84,9 @@ export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
           environment = appIdentity(payload).environment ?? 'unknown';
         } else {
           const n = deps.verifier.verifyNotificationV1(body, deps.v1SharedSecret as string);
-          const latest = n.unified_receipt?.latest_receipt_info?.[0];
           notificationId = v1NotificationId(body);
-          key = latest?.original_transaction_id ?? notificationId;
+          // The same receipt the mapper keys the subscription by, so raw and canonical partitions agree.
+          key = latestReceiptV1(n)?.original_transaction_id ?? notificationId;
           environment = n.environment ?? 'unknown';
         }
       } catch (err) {
@@ -130,17 +131,13 @@ export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
   app.post('/app-store/v2', raw, handle('v2'));
   if (deps.v1SharedSecret) app.post('/app-store/v1', raw, handle('v1'));
 
-  // Body parser errors: over the limit -> 413; anything else unreadable -> 400.
-  app.use((err: { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const route = req.path.endsWith('/v1') ? 'v1' : 'v2';
-    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
-    requests.inc({ route, status });
-    deps.logger.warn({ route, status, type: err.type }, 'request body rejected');
-    res.status(status).json({
-      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
-      message: status === 413 ? `body exceeds ${deps.bodyLimitBytes} bytes` : 'request could not be read',
-    });
-  });
+  app.use(
+    bodyErrorHandler({
+      requests,
+      routeOf: (path) => (path.endsWith('/v1') ? 'v1' : 'v2'),
+      logger: deps.logger,
+      bodyLimitBytes: deps.bodyLimitBytes,
+    }),
+  );
   return app;
 }

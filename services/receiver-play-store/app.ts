@@ -7,7 +7,8 @@
  * Not a push envelope at all -> 400. Kafka down -> 503 (Pub/Sub redelivers).
  */
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
+import { bodyErrorHandler } from '../shared/http';
 import { Counter, type Registry } from 'prom-client';
 import { receiverMetrics } from '../shared/lifecycle';
 import { PoisonMessageError, errorMessage } from '../shared/errors';
@@ -142,15 +143,13 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
     },
   );
 
-  app.use((err: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
-    requests.inc({ route, status });
-    deps.logger.warn({ status, type: err.type, err: errorMessage(err) }, 'request failed');
-    res.status(status).json({
-      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
-      message: 'request could not be processed',
-    });
-  });
+  app.use(
+    bodyErrorHandler({
+      requests,
+      routeOf: () => route,
+      logger: deps.logger,
+      bodyLimitBytes: deps.bodyLimitBytes,
+    }),
+  );
   return app;
 }

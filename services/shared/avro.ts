@@ -7,7 +7,7 @@
  */
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro, { type Resolver, type Schema, type Type } from 'avsc';
-import { PoisonMessageError, TransientError, errorMessage } from './errors';
+import { PipelineError, PoisonMessageError, TransientError, errorMessage } from './errors';
 import { TOPICS, type TopicNames } from './topics';
 
 export type AvroTopicId = 'subscriptionEvents' | 'subscriptionState' | 'engagementTriggers';
@@ -53,9 +53,12 @@ export class AvroCodec<T> {
       this.schemaId = id;
       return id;
     } catch (err) {
-      throw new TransientError(`schema registration for ${this.subject} failed: ${errorMessage(err)}`, {
-        cause: err,
-      });
+      const status = (err as { status?: number } | null)?.status;
+      const message = `schema registration for ${this.subject} failed: ${errorMessage(err)}`;
+      // 409 incompatible / 422 invalid: the schema itself is wrong, retrying cannot help.
+      if (status === 409 || status === 422)
+        throw new PipelineError(message, { retriable: false, cause: err });
+      throw new TransientError(message, { cause: err });
     }
   }
 

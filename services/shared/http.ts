@@ -1,6 +1,8 @@
 /** HTTP plumbing every service shares: health, readiness, Prometheus metrics, and a bounded close. */
 import type { Server } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Counter } from 'prom-client';
+import type { Logger } from './logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetricsRegistry(service: string): Registry {
@@ -52,3 +54,31 @@ export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
 }
 
 export { express };
+
+/**
+ * Error handler for receivers: a body over the limit -> 413, an unreadable body -> 400, anything else -> 500;
+ * counted by route and status, logged without the body.
+ */
+export function bodyErrorHandler(opts: {
+  requests: Counter<'route' | 'status'>;
+  routeOf: (path: string) => string;
+  logger: Logger;
+  bodyLimitBytes: number;
+}): ErrorRequestHandler {
+  return (err: { type?: string; status?: number; message?: string }, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const route = opts.routeOf(req.path);
+    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
+    opts.requests.inc({ route, status });
+    opts.logger.warn({ route, status, type: err.type, err: err.message }, 'request failed');
+    res.status(status).json({
+      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
+      message:
+        status === 413
+          ? `body exceeds ${opts.bodyLimitBytes} bytes`
+          : status === 400
+            ? 'request could not be read'
+            : 'request could not be processed',
+    });
+  };
+}

@@ -6,5 +6,3 @@ export const RAW_HEADERS = {
   environment: 'environment',
   notificationId: 'notification-id',
 } as const;
-
-export type RawFormat = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub';

@@ -12,7 +12,7 @@ import type { AvroCodec } from '../shared/avro';
 import { inTransaction } from '../shared/db';
 import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
 import type { Logger } from '../shared/logger';
-import { TOPICS, type TopicNames } from '../shared/topics';
+import type { TopicNames } from '../shared/topics';
 import { decodeCanonicalBatch } from '../shared/canonicalBatch';
 import { applyEvents } from './store';
 
@@ -99,6 +99,5 @@ export function createAggregator(deps: AggregatorDeps) {
     async stop(): Promise<void> {
       await consumer.disconnect();
     },
-    retryPolicy: TOPICS.subscriptionEvents.retry,
   };
 }

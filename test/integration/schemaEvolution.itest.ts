@@ -69,5 +69,9 @@ describe('schema evolution (real registry)', () => {
     await expect(
       new AvroCodec(createRegistry(stackEnv().registryUrl), subject, broken as never).register(),
     ).rejects.toThrow(/schema registration/);
+    // An incompatible schema cannot succeed later: not retriable.
+    await expect(
+      new AvroCodec(createRegistry(stackEnv().registryUrl), subject, broken as never).register(),
+    ).rejects.toMatchObject({ retriable: false });
   });
 });
