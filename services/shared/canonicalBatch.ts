@@ -1,5 +1,5 @@
 /**
- * For consumers of the canonical topic (state, triggers, webhooks): decode a fetched batch, sending records
+ * For consumers of the canonical topics (state, triggers, webhooks; events or triggers): decode a fetched batch, sending records
  * that cannot be decoded to the canonical DLQ with the reason (never dropped, never a crash loop).
  * Retriable failures (registry unreachable) are thrown so the batch is retried.
  */
@@ -11,17 +11,17 @@ import { readHeaders } from './kafka';
 import type { Logger } from './logger';
 import { deadLetter } from './transactional';
 
-export async function decodeCanonicalBatch(opts: {
+export async function decodeCanonicalBatch<T = SubscriptionEvent>(opts: {
   messages: KafkaMessage[];
   topic: string;
   partition: number;
-  codec: AvroCodec<SubscriptionEvent>;
+  codec: AvroCodec<T>;
   producer: Producer;
   dlqTopic: string;
   logger: Logger;
   now: number;
-}): Promise<{ events: SubscriptionEvent[]; deadLettered: number }> {
-  const events: SubscriptionEvent[] = [];
+}): Promise<{ events: T[]; deadLettered: number }> {
+  const events: T[] = [];
   const poison: { message: KafkaMessage; err: unknown }[] = [];
   for (const m of opts.messages) {
     try {

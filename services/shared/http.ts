@@ -1,6 +1,8 @@
 /** HTTP plumbing every service shares: health, readiness, Prometheus metrics, and a bounded close. */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
+import type { ZodError } from 'zod';
 import type { Counter } from 'prom-client';
 import type { Logger } from './logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -81,4 +83,37 @@ export function bodyErrorHandler(opts: {
             : 'request could not be processed',
     });
   };
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * API-key auth for the services' HTTP APIs: `Authorization: Bearer <key>` or `x-api-key: <key>`, compared
+ * in constant time (on digests, so lengths do not leak either); 401 otherwise.
+ */
+export function apiKeyAuth(apiKeys: readonly string[]): RequestHandler {
+  const keys = apiKeys.map(digest);
+  return (req, res, next) => {
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ')
+      ? header.slice(7)
+      : (req.headers['x-api-key'] as string | undefined);
+    const d = given ? digest(given) : undefined;
+    if (!d || !keys.some((k) => timingSafeEqual(k, d))) {
+      res.status(401).json({
+        error: 'unauthorized',
+        message: 'a valid API key is required (Authorization: Bearer <key>)',
+      });
+      return;
+    }
+    next();
+  };
+}
+
+/** 400 naming every invalid field. */
+export function badRequest(res: Response, err: ZodError): void {
+  res.status(400).json({
+    error: 'bad_request',
+    message: err.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
+  });
 }

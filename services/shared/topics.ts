@@ -102,6 +102,28 @@ export const TOPICS = {
     value: { format: 'avro', schema: engagementTriggerSchema },
     partitions: 6,
     config: { 'retention.ms': String(30 * DAY_MS) },
+    dlq: 'engagementTriggersDlq',
+    retry: defaultRetry,
+  },
+  engagementTriggersDlq: {
+    name: 'storeline.engagement-triggers.v1.dlq',
+    key: 'as the source record',
+    value: raw,
+    partitions: 1,
+    config: forever,
+    retry: defaultRetry,
+  },
+  /**
+   * Webhook deliveries that failed for good (last attempt, a non-retriable answer, 410, refused target):
+   * the exact body sent, with the endpoint, webhook-id and reason in headers. Retries themselves wait in
+   * the fan-out's PostgreSQL delivery store (see services/webhook-fanout/store.ts), not in retry topics.
+   */
+  webhooksDlq: {
+    name: 'storeline.webhooks.dlq',
+    key: 'subscriptionKey',
+    value: raw,
+    partitions: 1,
+    config: forever,
     retry: defaultRetry,
   },
 } as const satisfies Record<string, TopicSpec>;

@@ -6,10 +6,10 @@
  *   GET /openapi.json                               this API's OpenAPI 3.1 document (no auth)
  * Auth: `Authorization: Bearer <key>` or `x-api-key: <key>`, keys from config; 401 without a valid key.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { apiKeyAuth, badRequest as bad } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import { entitledAt } from './fold';
 import { openApiDocument } from './openapi';
@@ -28,40 +28,15 @@ const ListQuery = z.object({
   cursor: z.string().min(1).max(512).optional(),
 });
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 export function createStateApi(deps: StateApiDeps): Express {
   const now = deps.now ?? Date.now;
-  const keys = deps.apiKeys.map(digest);
   const app = express();
   app.disable('x-powered-by');
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
 
-  const auth = (req: Request, res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
-    const given = header?.startsWith('Bearer ')
-      ? header.slice(7)
-      : (req.headers['x-api-key'] as string | undefined);
-    const d = given ? digest(given) : undefined;
-    if (!d || !keys.some((k) => timingSafeEqual(k, d))) {
-      res.status(401).json({
-        error: 'unauthorized',
-        message: 'a valid API key is required (Authorization: Bearer <key>)',
-      });
-      return;
-    }
-    next();
-  };
-
-  const bad = (res: Response, err: z.ZodError) =>
-    res.status(400).json({
-      error: 'bad_request',
-      message: err.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
-    });
+  const auth = apiKeyAuth(deps.apiKeys);
 
   app.get('/v1/subscriptions/:subscriptionKey', auth, async (req, res) => {
     const key = Key.safeParse(req.params.subscriptionKey);

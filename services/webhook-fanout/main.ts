@@ -1,0 +1,107 @@
+/** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
+import { readFileSync } from 'node:fs';
+import { codecFor, createRegistry } from '../shared/avro';
+import { loadConfigOrExit } from '../shared/config';
+import { createPool, migrate } from '../shared/db';
+import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
+import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
+import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { createLogger } from '../shared/logger';
+import { TopicNames } from '../shared/topics';
+import { createWebhookApi } from './api';
+import { WebhookFanoutConfig } from './config';
+import { EndpointManager, SeedFile, applySeed } from './endpoints';
+import { WebhookSender } from './sender';
+import { createFanoutService } from './service';
+import { SsrfGuard } from './ssrf';
+import { WEBHOOK_MIGRATIONS } from './store';
+
+const SERVICE = 'webhook-fanout';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(SERVICE, WebhookFanoutConfig);
+  let seed: SeedFile | undefined;
+  if (config.WEBHOOK_ENDPOINTS_FILE) {
+    const parsed = SeedFile.safeParse(JSON.parse(readFileSync(config.WEBHOOK_ENDPOINTS_FILE, 'utf8')));
+    if (!parsed.success) {
+      process.stderr.write(
+        `${SERVICE}: invalid ${config.WEBHOOK_ENDPOINTS_FILE}\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}\n`).join('')}`,
+      );
+      process.exit(2);
+    }
+    seed = parsed.data;
+  }
+  const logger = createLogger(SERVICE, config.LOG_LEVEL);
+  const pool = createPool(config.DATABASE_URL, config.WEBHOOK_DB_SCHEMA, 10);
+  await migrate(pool, config.WEBHOOK_DB_SCHEMA, WEBHOOK_MIGRATIONS);
+  const guard = new SsrfGuard(config.WEBHOOK_ALLOWED_CIDRS);
+  const manager = new EndpointManager(pool, guard, {
+    maxConcurrency: config.WEBHOOK_DEFAULT_CONCURRENCY,
+    timeoutMs: config.WEBHOOK_DEFAULT_TIMEOUT,
+  });
+  if (seed) {
+    const applied = await applySeed(manager, pool, seed, process.env);
+    logger.info(applied, 'seed endpoints applied');
+  }
+  const names = new TopicNames(config.TOPIC_PREFIX);
+  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
+  const triggerCodec = config.WEBHOOK_INCLUDE_TRIGGERS
+    ? codecFor<EngagementTrigger>(registry, names, 'engagementTriggers')
+    : undefined;
+  await Promise.all([eventCodec.register(), triggerCodec?.register()]);
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
+    logger,
+  });
+  const producer = createIdempotentProducer(kafka, { retries: 10 });
+  await producer.connect();
+  const metrics = createMetricsRegistry(SERVICE);
+  const sender = new WebhookSender(guard, 'Storeline-Webhooks/1.0');
+  const service = createFanoutService({
+    kafka,
+    pool,
+    producer,
+    eventCodec,
+    triggerCodec,
+    names,
+    sender,
+    groupId: config.WEBHOOK_GROUP_ID,
+    logger,
+    metrics,
+    policy: {
+      scheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+      jitter: config.WEBHOOK_RETRY_JITTER,
+      maxRetryAfterMs: 86_400_000,
+    },
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER,
+    maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
+    leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
+    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
+  });
+  const joined = trackJoined(service.consumer);
+  await service.start();
+  const app = express();
+  mountOps(app, { metrics, ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1 });
+  app.use(createWebhookApi({ pool, manager, apiKeys: config.WEBHOOK_API_KEYS, logger, onDue: service.wake }));
+  const server = await listen(app, config.PORT);
+  logger.info(
+    {
+      port: config.PORT,
+      triggers: config.WEBHOOK_INCLUDE_TRIGGERS,
+      allowedCidrs: config.WEBHOOK_ALLOWED_CIDRS,
+    },
+    'delivering webhooks',
+  );
+  onShutdownSignal(logger, async () => {
+    await closeServer(server, 2000);
+    await service.stop();
+    sender.close();
+    await producer.disconnect();
+    await pool.end();
+  });
+}
+
+runMain(SERVICE, main);
