@@ -145,6 +145,25 @@ export function createFanoutService(deps: FanoutDeps) {
     return events.map(fromEvent);
   }
 
+  /** Messages of one fetched batch and their deliveries, in one transaction (idempotent on redelivery). */
+  async function record(topic: string, partition: number, batch: KafkaMessage[]): Promise<void> {
+    const messages = await toMessages(topic, partition, batch);
+    m.consumed.inc({ topic }, batch.length);
+    const endpoints = await listEndpoints(deps.pool);
+    const created = await inTransaction(deps.pool, (c) =>
+      enqueue(
+        c,
+        messages.map((message) => ({
+          message,
+          endpointIds: endpoints.filter((e) => matches(e, message)).map((e) => e.id),
+        })),
+        now(),
+      ),
+    );
+    m.enqueued.inc(created);
+    if (created > 0) wake();
+  }
+
   /** Runs a dispatch round now, or right after the current one. */
   function wake(): void {
     if (stopped) return;
@@ -325,31 +344,28 @@ export function createFanoutService(deps: FanoutDeps) {
     /** Runs a dispatch round now (tests, and after API changes such as enable or replay). */
     wake,
     async start(): Promise<void> {
+      // Dispatch first: deliveries already in the store (after a restart) go out while the consumer is
+      // still joining its group, which can take a session timeout when a dead member held partitions.
+      poll = setInterval(wake, deps.pollIntervalMs);
+      wake();
       await consumer.connect();
       const topics = deps.triggerCodec ? [eventsTopic, triggersTopic] : [eventsTopic];
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
         eachBatch: async ({ batch, heartbeat }) => {
-          const messages = await toMessages(batch.topic, batch.partition, batch.messages);
-          m.consumed.inc({ topic: batch.topic }, batch.messages.length);
-          const endpoints = await listEndpoints(deps.pool);
-          const created = await inTransaction(deps.pool, (c) =>
-            enqueue(
-              c,
-              messages.map((message) => ({
-                message,
-                endpointIds: endpoints.filter((e) => matches(e, message)).map((e) => e.id),
-              })),
-              now(),
-            ),
-          );
-          m.enqueued.inc(created);
-          if (created > 0) wake();
+          try {
+            await record(batch.topic, batch.partition, batch.messages);
+          } catch (err) {
+            // kafkajs retries the batch from the committed offset; say why, with where.
+            deps.logger.error(
+              { err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() },
+              'recording deliveries failed; the batch will be retried',
+            );
+            throw err;
+          }
           await heartbeat();
         },
       });
-      poll = setInterval(wake, deps.pollIntervalMs);
-      wake();
     },
     async stop(): Promise<void> {
       stopped = true;

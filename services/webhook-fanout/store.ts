@@ -231,7 +231,8 @@ export async function enqueue(
   if (withTargets.length === 0) return 0;
   await c.query(
     `INSERT INTO webhook_messages (id, type, subscription_key, body, created_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]), $5::bigint ON CONFLICT (id) DO NOTHING`,
+     SELECT t.*, $5::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t
+     ON CONFLICT (id) DO NOTHING`,
     [
       withTargets.map((i) => i.message.id),
       withTargets.map((i) => i.message.type),

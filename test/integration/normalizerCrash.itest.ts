@@ -18,7 +18,7 @@ import {
   waitFor,
   waitForRecords,
 } from '../support/kafka';
-import { exited, spawnNormalizer } from '../support/normalizerProcess';
+import { exited, spawnNormalizer } from '../support/processes';
 
 const N = 400;
 

@@ -10,7 +10,7 @@ import { allStates } from '../../services/state/store';
 import type { FoldState } from '../../services/state/fold';
 import { stackEnv } from '../support/env';
 import { createCatalogTopics, randomId, testKafka, waitFor } from '../support/kafka';
-import { exited } from '../support/normalizerProcess';
+import { exited } from '../support/processes';
 import { codecs, migratedPool, produceEvents, randomSchema, realSampleEvents } from '../support/state';
 
 const N_SUBS = 60;

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { stackEnv } from './env';
 
-/** Runs services/normalizer/main.ts as its own process (the way operators run it). */
-export function spawnNormalizer(env: Record<string, string>): ChildProcess {
+/** Runs services/<service>/main.ts as its own process (the way operators run it), on the test stack. */
+export function spawnService(service: string, env: Record<string, string>): ChildProcess {
   return spawn(
     process.execPath,
-    ['--require', 'tsx/cjs', resolve(__dirname, '../../services/normalizer/main.ts')],
+    ['--require', 'tsx/cjs', resolve(__dirname, `../../services/${service}/main.ts`)],
     {
       env: {
         ...process.env,
@@ -19,6 +19,10 @@ export function spawnNormalizer(env: Record<string, string>): ChildProcess {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
+}
+
+export function spawnNormalizer(env: Record<string, string>): ChildProcess {
+  return spawnService('normalizer', env);
 }
 
 export function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
