@@ -1,6 +1,7 @@
-/** The `storeline` command. Subcommands: normalize, state rebuild. */
+/** The `storeline` command. Subcommands: normalize, state rebuild, topics create. */
 import { runNormalize } from './normalize';
 import { runState } from './state';
+import { runTopics } from './topics';
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -22,9 +23,18 @@ switch (command) {
       },
     );
     break;
+  case 'topics':
+    runTopics(rest).then(
+      (code) => (process.exitCode = code),
+      (err) => {
+        process.stderr.write(`storeline topics: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      },
+    );
+    break;
   default:
     process.stderr.write(
-      'usage: storeline <command>\n  normalize   verify and map notification files to canonical events\n  state       rebuild the state read model (state rebuild)\n',
+      'usage: storeline <command>\n  normalize   verify and map notification files to canonical events\n  state       rebuild the state read model (state rebuild)\n  topics      create catalog topics and register schemas (topics create)\n',
     );
     process.exitCode = command === undefined || command === '--help' ? 0 : 2;
 }

@@ -12,6 +12,8 @@ import { createFakePlayApi } from '../play-store/fakePlayApi';
 const SERVICE = 'fake-play-api';
 const Config = z.object({
   PORT: port.default(8099),
+  /** Loopback unless told otherwise: a fake must not be reachable from elsewhere by accident. */
+  HOST: z.string().default('127.0.0.1'),
   FAKE_PLAY_TOKEN: z.string().min(8),
   LOG_LEVEL: logLevel,
 });
@@ -20,7 +22,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(SERVICE, Config);
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
   const { app } = createFakePlayApi({ accessToken: config.FAKE_PLAY_TOKEN });
-  const server = await listen(app, config.PORT, '127.0.0.1');
+  const server = await listen(app, config.PORT, config.HOST);
   logger.info({ port: config.PORT }, 'fake Play Developer API listening');
   onShutdownSignal(logger, async () => {
     await closeServer(server, 1000);
