@@ -1,5 +1,5 @@
 /** normalizer: wiring only (config, clients, start, SIGTERM). */
-import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import type { SubscriptionEvent } from '../shared/generated/avro';
@@ -65,11 +65,11 @@ async function main(): Promise<void> {
     maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
     sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
   });
-  const joined = trackJoined(normalizer.consumer);
+  const joined = trackJoined(normalizer.consumer, metrics);
   await normalizer.start();
 
   const app = express();
-  mountOps(app, { metrics, ready: joined });
+  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
   const server = await listen(app, config.PORT);
   logger.info({ port: config.PORT, groupId: config.NORMALIZER_GROUP_ID }, 'normalizing');
 

@@ -1,6 +1,7 @@
 /** Process lifecycle shared by every service's main.ts: start-up failures, SIGTERM/SIGINT, readiness. */
 import type { Consumer } from 'kafkajs';
-import { Counter, type Registry } from 'prom-client';
+import type { Pool } from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from './logger';
 
 /** Runs `main`; a start-up failure is printed with its stack and exits 1 (never swallowed). */
@@ -34,13 +35,63 @@ export function onShutdownSignal(logger: Logger, shutdown: () => Promise<void>):
   process.on('SIGINT', () => handle('SIGINT'));
 }
 
-/** Whether the consumer is in its group (for /readyz): true after a join, false after a crash or stop. */
-export function trackJoined(consumer: Consumer): () => boolean {
+/**
+ * Whether the consumer is in its group (for /readyz): true after a join, false after a crash or stop.
+ * With a metrics registry, also records per fetched batch (kafkajs END_BATCH_PROCESS): consumer lag per
+ * partition (high watermark minus the batch's last offset), records consumed, and batch processing time.
+ */
+export function trackJoined(consumer: Consumer, metrics?: Registry): () => boolean {
   let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
   consumer.on(consumer.events.CRASH, () => (joined = false));
   consumer.on(consumer.events.STOP, () => (joined = false));
+  if (metrics) {
+    const registers = [metrics];
+    const lag = new Gauge({
+      name: 'storeline_consumer_lag',
+      help: 'Records behind the high watermark after the last processed batch, per topic and partition',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    const consumed = new Counter({
+      name: 'storeline_consumer_records_total',
+      help: 'Records fetched and processed, per topic',
+      labelNames: ['topic'],
+      registers,
+    });
+    const duration = new Histogram({
+      name: 'storeline_consumer_batch_duration_seconds',
+      help: 'Time to process one fetched batch, per topic',
+      labelNames: ['topic'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      lag.set({ topic: payload.topic, partition: String(payload.partition) }, Number(payload.offsetLag));
+      consumed.inc({ topic: payload.topic }, payload.batchSize);
+      duration.observe({ topic: payload.topic }, payload.duration / 1000);
+    });
+  }
   return () => joined;
+}
+
+/**
+ * /readyz of a consumer service: in its group, and the schema registry (and the database, when it has one)
+ * answer now. Kafka itself is covered by the group membership: a lost cluster crashes the consumer.
+ */
+export function consumerReady(opts: {
+  joined: () => boolean;
+  registryUrl: string;
+  pool?: Pool | undefined;
+}): () => Promise<boolean> {
+  return async () => {
+    if (!opts.joined()) return false;
+    const checks: Promise<boolean>[] = [
+      fetch(`${opts.registryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok),
+    ];
+    if (opts.pool) checks.push(opts.pool.query('SELECT 1').then((r) => r.rowCount === 1));
+    return (await Promise.all(checks)).every(Boolean);
+  };
 }
 
 /** Metrics both receivers expose, under the same names so dashboards work across stores. */

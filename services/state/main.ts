@@ -1,5 +1,5 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
-import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
 import { createPool, migrate } from '../shared/db';
@@ -48,13 +48,13 @@ async function main(): Promise<void> {
     groupId: config.STATE_GROUP_ID,
     sessionTimeoutMs: config.STATE_SESSION_TIMEOUT_MS,
   });
-  const joined = trackJoined(aggregator.consumer);
+  const joined = trackJoined(aggregator.consumer, metrics);
   await aggregator.start();
 
   const app = createStateApi({ pool, apiKeys: config.STATE_API_KEYS, logger });
   mountOps(app, {
     metrics,
-    ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1,
+    ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
   });
   const server = await listen(app, config.PORT);
   logger.info({ port: config.PORT, schema: config.STATE_DB_SCHEMA }, 'aggregating; query API listening');

@@ -1,5 +1,5 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
-import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
 import { codecFor, createRegistry } from '../shared/avro';
 import { loadConfigOrExit } from '../shared/config';
@@ -56,10 +56,10 @@ async function main(): Promise<void> {
     groupId: config.TRIGGERS_GROUP_ID,
     pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
   });
-  const joined = trackJoined(service.consumer);
+  const joined = trackJoined(service.consumer, metrics);
   await service.start();
   const app = express();
-  mountOps(app, { metrics, ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1 });
+  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
   const server = await listen(app, config.PORT);
   logger.info(
     { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },

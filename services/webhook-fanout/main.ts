@@ -6,7 +6,7 @@ import { createPool, migrate } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
-import { onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { createLogger } from '../shared/logger';
 import { TopicNames } from '../shared/topics';
 import { createWebhookApi } from './api';
@@ -81,10 +81,10 @@ async function main(): Promise<void> {
     leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
   });
-  const joined = trackJoined(service.consumer);
+  const joined = trackJoined(service.consumer, metrics);
   await service.start();
   const app = express();
-  mountOps(app, { metrics, ready: async () => joined() && (await pool.query('SELECT 1')).rowCount === 1 });
+  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
   app.use(createWebhookApi({ pool, manager, apiKeys: config.WEBHOOK_API_KEYS, logger, onDue: service.wake }));
   const server = await listen(app, config.PORT);
   logger.info(

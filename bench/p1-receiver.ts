@@ -1,0 +1,94 @@
+/**
+ * P1: App Store V2 receiver throughput and latency with full verification (x5c chain to a trusted root,
+ * ES256 over the notification) and a publish acknowledged with acks=all, next to a bare express + kafkajs
+ * publish of the same bodies, measured in the same run against the same broker.
+ * Usage: npm run bench:p1 [-- <concurrency> <seconds>]
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { notification } from '../services/app-store/testing';
+import { AppleVerifier } from '../services/app-store/verify';
+import { createAppStoreReceiver } from '../services/receiver-app-store/app';
+import { createIdempotentProducer } from '../services/shared/kafka';
+import { createLogger } from '../services/shared/logger';
+import { kafkaPublisher } from '../services/shared/publisher';
+import { createPki, signedBody } from '../test/support/appleSigning';
+import { serve } from '../test/support/http';
+import { freshTopics, kafkaClient, machine, runTs, stack } from './common';
+
+async function main(): Promise<void> {
+  const [concurrency = '64', seconds = '15'] = process.argv.slice(2);
+  const { brokers } = stack();
+  const kafka = kafkaClient(brokers);
+  const names = await freshTopics(kafka);
+  const topic = names.name('rawAppStore');
+  const pki = await createPki();
+  // Distinct notifications (distinct signatures), as the store sends them.
+  const bodies = Array.from({ length: 5000 }, (_, i) => {
+    const n = notification('DID_RENEW', undefined, { tx: { originalTransactionId: `4000${i}` } });
+    n.payload.notificationUUID = randomUUID();
+    return signedBody(n, pki).toString();
+  });
+  const file = join(tmpdir(), `storeline-p1-${process.pid}.jsonl`);
+  writeFileSync(file, bodies.join('\n'));
+
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const full = createAppStoreReceiver({
+    verifier: new AppleVerifier({
+      trustedRoots: [pki.rootDer],
+      bundleIds: ['com.example.app'],
+      environments: ['Sandbox', 'Production'],
+      appAppleIds: [1234567890],
+      effectiveDate: 'now',
+    }),
+    publish: kafkaPublisher(producer, 5000),
+    rawTopic: topic,
+    logger: createLogger('bench', 'silent'),
+    metrics: new Registry(),
+    bodyLimitBytes: 256 * 1024,
+  });
+  // The baseline: the same bodies, no verification, one acks=all publish each.
+  const bare = express();
+  bare.post('/', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
+    await producer.send({ topic, acks: -1, messages: [{ key: randomUUID(), value: req.body as Buffer }] });
+    res.status(200).end();
+  });
+
+  const results: Record<string, unknown> = {};
+  for (const [name, app, path] of [
+    ['storeline receiver', full, '/app-store/v2'],
+    ['bare express + kafkajs', bare, '/'],
+  ] as const) {
+    const server = await serve(app);
+    const out = await runTs('bench/load.ts', [server.url + path, file, concurrency, seconds]);
+    results[name] = JSON.parse(out);
+    await server.close();
+  }
+  await producer.disconnect();
+  const r = results as Record<string, { rps: number; p50: number; p99: number; errors: number }>;
+  const ratio = r['storeline receiver']!.rps / r['bare express + kafkajs']!.rps;
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'P1',
+        machine: machine(),
+        concurrency: Number(concurrency),
+        seconds: Number(seconds),
+        results,
+        ratioToBare: Number(ratio.toFixed(2)),
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
