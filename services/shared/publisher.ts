@@ -2,6 +2,11 @@
  * Durable publish for receivers: resolves only once Kafka acknowledged the record with acks=all on an
  * idempotent producer; rejects with a retriable error on a timeout or a broker failure, which the
  * receivers turn into a 503 so the store retries.
+ *
+ * Group commit: the idempotent producer allows one request in flight, so one request per notification
+ * would queue concurrent requests behind each other. Records that arrive while a request is in flight are
+ * sent together in the next one (up to `maxBatch`), and each caller still resolves only when the request
+ * holding its record is acknowledged. Nothing waits for a batch to fill: an idle publisher sends at once.
  */
 import type { Producer } from 'kafkajs';
 import { TransientError, errorMessage } from './errors';
@@ -16,33 +21,59 @@ export interface RawRecord {
 
 export type Publish = (record: RawRecord) => Promise<void>;
 
-export function kafkaPublisher(producer: Producer, timeoutMs: number): Publish {
-  return async (record) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+interface Pending {
+  record: RawRecord;
+  done: (err?: unknown) => void;
+}
+
+export function kafkaPublisher(producer: Producer, timeoutMs: number, maxBatch = 500): Publish {
+  let queue: Pending[] = [];
+  let sending = false;
+
+  async function flush(): Promise<void> {
+    if (sending || queue.length === 0) return;
+    sending = true;
+    const batch = queue.slice(0, maxBatch);
+    queue = queue.slice(batch.length);
+    const byTopic = new Map<string, RawRecord[]>();
+    for (const { record } of batch) byTopic.set(record.topic, [...(byTopic.get(record.topic) ?? []), record]);
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        timeout: timeoutMs,
+        topicMessages: [...byTopic].map(([topic, records]) => ({
+          topic,
+          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        })),
+      });
+      for (const p of batch) p.done();
+    } catch (err) {
+      for (const p of batch) p.done(err);
+    } finally {
+      sending = false;
+      void flush();
+    }
+  }
+
+  return (record) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
         () => reject(new TransientError(`publish to ${record.topic} timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
-    });
-    try {
-      await Promise.race([
-        producer.send({
-          topic: record.topic,
-          acks: -1,
-          timeout: timeoutMs,
-          messages: [{ key: record.key, value: record.value, headers: record.headers }],
-        }),
-        timeout,
-      ]);
-    } catch (err) {
-      if (err instanceof TransientError) throw err;
-      throw new TransientError(`publish to ${record.topic} failed: ${errorMessage(err)}`, {
-        cause: err,
-        context: { topic: record.topic },
+      queue.push({
+        record,
+        done: (err) => {
+          clearTimeout(timer);
+          if (err === undefined) return resolve();
+          reject(
+            new TransientError(`publish to ${record.topic} failed: ${errorMessage(err)}`, {
+              cause: err,
+              context: { topic: record.topic },
+            }),
+          );
+        },
       });
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+      void flush();
+    });
 }
