@@ -1,0 +1,242 @@
+/**
+ * P3: end to end, receiver accept (its 200) -> webhook received, at a fixed rate of App Store V2
+ * notifications through receiver-app-store, normalizer and webhook-fanout, each its own process.
+ * P4: isolation: healthy endpoints' delivery latency (canonical event produced -> webhook received) at a
+ * fixed rate, without and then with one extra endpoint that never answers.
+ * Usage: npm run bench:p3p4 [-- <rate/s> <seconds>]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { notification } from '../services/app-store/testing';
+import { codecFor, createRegistry } from '../services/shared/avro';
+import { createPool, migrate } from '../services/shared/db';
+import type { SubscriptionEvent } from '../services/shared/generated/avro';
+import { EndpointManager } from '../services/webhook-fanout/endpoints';
+import { SsrfGuard } from '../services/webhook-fanout/ssrf';
+import { WEBHOOK_MIGRATIONS } from '../services/webhook-fanout/store';
+import { createPki, signedBody } from '../test/support/appleSigning';
+import { realSampleEvents } from '../test/support/state';
+import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** An endpoint that records when each webhook-id first arrived (or never answers). */
+async function endpoint(
+  hang = false,
+): Promise<{ server: Server; url: string; arrivals: Map<string, number> }> {
+  const arrivals = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['webhook-id']);
+      if (!arrivals.has(id)) arrivals.set(id, performance.timeOrigin + performance.now());
+      if (!hang) res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, arrivals };
+}
+
+function quantiles(values: number[]) {
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p: number) => Math.round(v[Math.min(v.length - 1, Math.floor(p * v.length))] ?? NaN);
+  return { count: v.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
+}
+
+function proc(entry: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--require', 'tsx/cjs', resolve(ROOT, entry)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function ready(port: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (
+      await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await sleep(200);
+  }
+  throw new Error(`port ${port} never ready`);
+}
+
+async function paced<T>(items: T[], perSecond: number, send: (item: T) => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const due = t0 + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    inFlight.push(send(items[i]!));
+  }
+  await Promise.all(inFlight);
+}
+
+async function main(): Promise<void> {
+  const perSecond = Number(process.argv[2] ?? 200);
+  const seconds = Number(process.argv[3] ?? 30);
+  const { brokers, registryUrl, databaseUrl } = stack();
+  const kafka = kafkaClient(brokers);
+  const names = await freshTopics(kafka);
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const pool = createPool(databaseUrl, schema);
+  await migrate(pool, schema, WEBHOOK_MIGRATIONS);
+  const manager = new EndpointManager(pool, new SsrfGuard(['127.0.0.1/32']), {
+    maxConcurrency: 10,
+    timeoutMs: 15_000,
+  });
+  const pki = await createPki();
+  const rootFile = join(tmpdir(), `storeline-bench-root-${process.pid}.der`);
+  writeFileSync(rootFile, pki.rootDer);
+
+  const app = `com.bench.${randomBytes(3).toString('hex')}`;
+  const e2e = await endpoint();
+  await manager.create({ url: e2e.url, appIds: [app] });
+  const common = {
+    KAFKA_BROKERS: brokers.join(','),
+    SCHEMA_REGISTRY_URL: registryUrl,
+    TOPIC_PREFIX: names.prefix,
+  };
+  const [pr, pn, pf] = [await freePort(), await freePort(), await freePort()];
+  const children = [
+    proc('services/receiver-app-store/main.ts', {
+      ...common,
+      PORT: String(pr),
+      HOST: '127.0.0.1',
+      APPLE_BUNDLE_IDS: app,
+      APPLE_ENVIRONMENTS: 'Sandbox',
+      APPLE_ROOT_CERTS: rootFile,
+      APPLE_ROOT_DEFAULT: 'false',
+    }),
+    proc('services/normalizer/main.ts', {
+      ...common,
+      PORT: String(pn),
+      NORMALIZER_GROUP_ID: `bench-${randomBytes(3).toString('hex')}`,
+      NORMALIZER_TRANSACTIONAL_ID: `bench-${randomBytes(3).toString('hex')}`,
+    }),
+    proc('services/webhook-fanout/main.ts', {
+      ...common,
+      PORT: String(pf),
+      DATABASE_URL: databaseUrl,
+      WEBHOOK_DB_SCHEMA: schema,
+      WEBHOOK_GROUP_ID: `bench-${randomBytes(3).toString('hex')}`,
+      WEBHOOK_API_KEYS: 'bench-admin-key-0123456789',
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
+      WEBHOOK_POLL_INTERVAL: '50ms',
+    }),
+  ];
+  try {
+    await Promise.all([ready(pr), ready(pn), ready(pf)]);
+
+    // P3: receiver accept -> webhook received.
+    const total = perSecond * seconds;
+    const bodies = Array.from({ length: total }, (_, i) => {
+      const n = notification('DID_RENEW', undefined, {
+        tx: { originalTransactionId: `6000${i}`, bundleId: app, environment: 'Sandbox' },
+        data: { bundleId: app },
+      });
+      n.payload.notificationUUID = randomUUID();
+      return { id: `app_store:${n.payload.notificationUUID}:0`, body: signedBody(n, pki) };
+    });
+    const accepted = new Map<string, number>();
+    let rejected = 0;
+    await paced(bodies, perSecond, async ({ id, body }) => {
+      const res = await fetch(`http://127.0.0.1:${pr}/app-store/v2`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      if (res.ok) accepted.set(id, performance.timeOrigin + performance.now());
+      else rejected += 1;
+    });
+    for (let i = 0; i < 600 && e2e.arrivals.size < accepted.size; i++) await sleep(100);
+    const p3 = quantiles(
+      [...accepted].filter(([id]) => e2e.arrivals.has(id)).map(([id, t]) => e2e.arrivals.get(id)! - t),
+    );
+
+    // P4: healthy endpoints' latency from produce to receipt, without and with a dead endpoint.
+    const codec = codecFor<SubscriptionEvent>(createRegistry(registryUrl), names, 'subscriptionEvents');
+    await codec.register();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const template = realSampleEvents()[0]!;
+    const phase = async (withDead: boolean) => {
+      const appId = `com.p4.${randomBytes(3).toString('hex')}`;
+      const healthy = await Promise.all([endpoint(), endpoint(), endpoint()]);
+      for (const h of healthy) await manager.create({ url: h.url, appIds: [appId] });
+      const dead = withDead ? await endpoint(true) : undefined;
+      if (dead) await manager.create({ url: dead.url, appIds: [appId] });
+      const events = Array.from({ length: total }, (_, i) => ({
+        ...template,
+        eventId: `app_store:${randomUUID()}:0`,
+        appId,
+        subscriptionKey: `app_store:p4-${i}`,
+      }));
+      const sent = new Map<string, number>();
+      await paced(events, perSecond, async (e) => {
+        await producer.send({
+          topic: names.name('subscriptionEvents'),
+          acks: -1,
+          messages: [{ key: e.subscriptionKey, value: codec.encode(e) }],
+        });
+        sent.set(e.eventId, performance.timeOrigin + performance.now());
+      });
+      for (let i = 0; i < 600 && healthy.some((h) => h.arrivals.size < total); i++) await sleep(100);
+      const latencies = healthy.flatMap((h) => [...h.arrivals].map(([id, t]) => t - sent.get(id)!));
+      for (const s of [...healthy, ...(dead ? [dead] : [])]) {
+        s.server.closeAllConnections();
+        s.server.close();
+      }
+      return quantiles(latencies);
+    };
+    const p4Without = await phase(false);
+    const p4With = await phase(true);
+    await producer.disconnect();
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'P3+P4',
+          machine: machine(),
+          ratePerSecond: perSecond,
+          seconds,
+          p3: { accepted: accepted.size, rejected, delivered: p3.count, latencyMs: p3 },
+          p4: {
+            healthyWithoutDeadEndpoint: p4Without,
+            healthyWithDeadEndpoint: p4With,
+            p99Change: Number(((p4With.p99 - p4Without.p99) / p4Without.p99).toFixed(2)),
+          },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await pool.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
