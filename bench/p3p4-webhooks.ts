@@ -155,6 +155,17 @@ async function main(): Promise<void> {
       n.payload.notificationUUID = randomUUID();
       return { id: `app_store:${n.payload.notificationUUID}:0`, body: signedBody(n, pki) };
     });
+    // Where the time goes: the canonical record's timestamp (set by the normalizer when it produced it).
+    const produced = new Map<string, number>();
+    const tap = kafka.consumer({ groupId: `bench-tap-${randomBytes(3).toString('hex')}` });
+    await tap.connect();
+    await tap.subscribe({ topics: [names.name('subscriptionEvents')], fromBeginning: true });
+    await tap.run({
+      eachMessage: async ({ message }) => {
+        const id = message.headers?.['event-id']?.toString();
+        if (id) produced.set(id, Number(message.timestamp));
+      },
+    });
     const accepted = new Map<string, number>();
     let rejected = 0;
     await paced(bodies, perSecond, async ({ id, body }) => {
@@ -167,6 +178,10 @@ async function main(): Promise<void> {
       else rejected += 1;
     });
     for (let i = 0; i < 600 && e2e.arrivals.size < accepted.size; i++) await sleep(100);
+    await tap.disconnect();
+    const toCanonical = quantiles(
+      [...accepted].filter(([id]) => produced.has(id)).map(([id, t]) => produced.get(id)! - t),
+    );
     const p3 = quantiles(
       [...accepted].filter(([id]) => e2e.arrivals.has(id)).map(([id, t]) => e2e.arrivals.get(id)! - t),
     );
@@ -216,7 +231,13 @@ async function main(): Promise<void> {
           machine: machine(),
           ratePerSecond: perSecond,
           seconds,
-          p3: { accepted: accepted.size, rejected, delivered: p3.count, latencyMs: p3 },
+          p3: {
+            accepted: accepted.size,
+            rejected,
+            delivered: p3.count,
+            latencyMs: p3,
+            acceptToCanonicalMs: toCanonical,
+          },
           p4: {
             healthyWithoutDeadEndpoint: p4Without,
             healthyWithDeadEndpoint: p4With,

@@ -29,8 +29,8 @@ import {
   endpointsWithDueWork,
   enqueue,
   listEndpoints,
+  recordSuccess,
   markEndpointFailing,
-  markEndpointHealthy,
   recordAttempt,
   signingSecrets,
 } from './store';
@@ -185,9 +185,7 @@ export function createFanoutService(deps: FanoutDeps) {
 
   async function dispatch(): Promise<void> {
     const at = now();
-    const due = await endpointsWithDueWork(deps.pool, at);
-    if (due.length === 0) return;
-    for (const endpoint of await listEndpoints(deps.pool, due)) {
+    for (const endpoint of await endpointsWithDueWork(deps.pool, at)) {
       if (stopped) return;
       const free = Math.min(
         endpoint.maxConcurrency - (inFlight.get(endpoint.id) ?? 0),
@@ -237,47 +235,24 @@ export function createFanoutService(deps: FanoutDeps) {
     const at = now();
     const next = nextStep(sent.result, d.attempt, deps.policy, at, deps.random);
     if (next.delivery === 'failed') await deadLetter(endpoint, d, next, sent);
-    const disabled = await inTransaction(deps.pool, async (c) => {
-      await recordAttempt(c, {
-        deliveryId: d.id,
-        attempt: d.attempt,
-        at: startedAt,
-        latencyMs: sent.latencyMs,
-        statusCode: sent.result.kind === 'response' ? sent.result.status : null,
-        outcome: next.outcome,
-        error:
-          next.delivery === 'succeeded'
-            ? null
-            : next.delivery === 'failed'
-              ? next.reason
-              : describeResult(sent.result),
-        response: sent.responseExcerpt ?? null,
-      });
-      await completeDelivery(
-        c,
-        d.id,
-        next.delivery === 'retry'
-          ? { status: 'pending', nextAttemptAt: next.at }
-          : { status: next.delivery, at },
-        {
-          statusCode: sent.result.kind === 'response' ? sent.result.status : null,
-          error: next.delivery === 'succeeded' ? null : describeResult(sent.result),
-        },
-      );
-      if (next.delivery === 'succeeded') {
-        await markEndpointHealthy(c, endpoint.id);
-        return undefined;
-      }
-      if (next.outcome === 'gone') {
-        return (await disableEndpoint(c, endpoint.id, 'gone: answered 410', at)) ? 'gone' : undefined;
-      }
-      const state = await markEndpointFailing(c, endpoint.id, at);
-      if (!state?.enabled) return undefined;
-      const health = endpointHealth(state.failingSince, false, at, deps.disableAfterMs);
-      if (!health.disable) return undefined;
-      const reason = `failing: no successful delivery since ${new Date(state.failingSince).toISOString()}`;
-      return (await disableEndpoint(c, endpoint.id, reason, at)) ? 'failing' : undefined;
-    });
+    const statusCode = sent.result.kind === 'response' ? sent.result.status : null;
+    const disabled =
+      next.delivery === 'succeeded'
+        ? await recordSuccess(
+            deps.pool,
+            {
+              deliveryId: d.id,
+              attempt: d.attempt,
+              at: startedAt,
+              latencyMs: sent.latencyMs,
+              statusCode,
+              outcome: 'success',
+              error: null,
+              response: sent.responseExcerpt ?? null,
+            },
+            endpoint.id,
+          ).then(() => undefined)
+        : await recordFailure(endpoint, d, next, sent, startedAt, at);
     m.attempts.inc({ outcome: next.outcome });
     m.latency.observe({ outcome: next.outcome }, sent.latencyMs / 1000);
     const log = {
@@ -305,6 +280,49 @@ export function createFanoutService(deps: FanoutDeps) {
       m.disabled.inc({ reason: disabled });
       deps.logger.warn({ endpointId: endpoint.id, reason: disabled }, 'endpoint disabled');
     }
+  }
+
+  /** A failed attempt: logged, rescheduled or completed, and the endpoint's health updated, in one transaction. */
+  function recordFailure(
+    endpoint: Endpoint,
+    d: ClaimedDelivery,
+    next: Exclude<Next, { delivery: 'succeeded' }>,
+    sent: SendResult,
+    startedAt: number,
+    at: number,
+  ): Promise<'gone' | 'failing' | undefined> {
+    return inTransaction(deps.pool, async (c) => {
+      await recordAttempt(c, {
+        deliveryId: d.id,
+        attempt: d.attempt,
+        at: startedAt,
+        latencyMs: sent.latencyMs,
+        statusCode: sent.result.kind === 'response' ? sent.result.status : null,
+        outcome: next.outcome,
+        error: next.delivery === 'failed' ? next.reason : describeResult(sent.result),
+        response: sent.responseExcerpt ?? null,
+      });
+      await completeDelivery(
+        c,
+        d.id,
+        next.delivery === 'retry'
+          ? { status: 'pending', nextAttemptAt: next.at }
+          : { status: next.delivery, at },
+        {
+          statusCode: sent.result.kind === 'response' ? sent.result.status : null,
+          error: describeResult(sent.result),
+        },
+      );
+      if (next.outcome === 'gone') {
+        return (await disableEndpoint(c, endpoint.id, 'gone: answered 410', at)) ? 'gone' : undefined;
+      }
+      const state = await markEndpointFailing(c, endpoint.id, at);
+      if (!state?.enabled) return undefined;
+      const health = endpointHealth(state.failingSince, false, at, deps.disableAfterMs);
+      if (!health.disable) return undefined;
+      const reason = `failing: no successful delivery since ${new Date(state.failingSince).toISOString()}`;
+      return (await disableEndpoint(c, endpoint.id, reason, at)) ? 'failing' : undefined;
+    });
   }
 
   async function deadLetter(
@@ -352,6 +370,8 @@ export function createFanoutService(deps: FanoutDeps) {
       const topics = deps.triggerCodec ? [eventsTopic, triggersTopic] : [eventsTopic];
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
+        // Partitions are independent here (deliveries are keyed by message and endpoint).
+        partitionsConsumedConcurrently: 3,
         eachBatch: async ({ batch, heartbeat }) => {
           try {
             await record(batch.topic, batch.partition, batch.messages);

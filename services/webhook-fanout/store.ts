@@ -251,15 +251,34 @@ export async function enqueue(
   return r.rowCount ?? 0;
 }
 
-/** Enabled endpoints with deliveries due at `now`. */
-export async function endpointsWithDueWork(db: Db, now: number): Promise<string[]> {
-  const r = await db.query<{ endpoint_id: string }>(
-    `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+/** Enabled endpoints with deliveries due at `now` (one query: it runs on every dispatch round). */
+export async function endpointsWithDueWork(db: Db, now: number): Promise<Endpoint[]> {
+  const r = await db.query<EndpointRow>(
+    `SELECT e.* FROM webhook_endpoints e
      WHERE e.enabled AND EXISTS (SELECT 1 FROM webhook_deliveries d
-       WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1)`,
+       WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1)
+     ORDER BY e.id`,
     [now],
   );
-  return r.rows.map((x) => x.endpoint_id);
+  return r.rows.map(endpointOf);
+}
+
+/**
+ * The hot path: a successful attempt recorded, its delivery completed and its endpoint marked healthy, in
+ * one statement (atomic, one round trip).
+ */
+export async function recordSuccess(db: Db, a: AttemptRecord, endpointId: string): Promise<void> {
+  await db.query(
+    `WITH attempt AS (
+       INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, latency_ms, status_code, outcome, error, response)
+       VALUES ($1, $2, $3, $4, $5, 'success', NULL, $6)
+     ), delivery AS (
+       UPDATE webhook_deliveries SET status = 'succeeded', completed_at = $7, last_status = $5, last_error = NULL
+       WHERE id = $1
+     )
+     UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $8 AND failing_since IS NOT NULL`,
+    [a.deliveryId, a.attempt, a.at, a.latencyMs, a.statusCode, a.response, a.at + a.latencyMs, endpointId],
+  );
 }
 
 export interface ClaimedDelivery {
@@ -463,14 +482,6 @@ export async function replay(
           [q.endpointId, q.since, now, q.status],
         );
   return r.rows.map((x) => String(x.id));
-}
-
-/** After a success: the endpoint is healthy again. */
-export async function markEndpointHealthy(c: PoolClient, id: string): Promise<void> {
-  await c.query(
-    'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
-    [id],
-  );
 }
 
 /** After a failure: returns since when the endpoint has been failing (set now if it was healthy). */
