@@ -43,8 +43,13 @@ export class AvroCodec<T> {
     this.type = avro.Type.forSchema(schema);
   }
 
-  /** Registers the schema (idempotent: an identical schema returns its existing id). */
-  async register(): Promise<number> {
+  /**
+   * Registers the schema (idempotent: an identical schema returns its existing id). Instances starting
+   * together race to create a new subject and set its compatibility: a loser sees "rule already exists"
+   * (409) or, between the subject's creation and the rule, "Compatibility does not match the configuration
+   * (BACKWARD != NONE)". Both are retried: a later try finds the subject with its rule and gets the id.
+   */
+  async register(attempts = 6): Promise<number> {
     try {
       const { id } = await this.registry.register(
         { type: SchemaType.AVRO, schema: JSON.stringify(this.schema) },
@@ -55,6 +60,10 @@ export class AvroCodec<T> {
     } catch (err) {
       const status = (err as { status?: number } | null)?.status;
       const message = `schema registration for ${this.subject} failed: ${errorMessage(err)}`;
+      if (attempts > 1 && /already exists|compatibility does not match/i.test(errorMessage(err))) {
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+        return this.register(attempts - 1);
+      }
       // 409 incompatible / 422 invalid: the schema itself is wrong, retrying cannot help.
       if (status === 409 || status === 422)
         throw new PipelineError(message, { retriable: false, cause: err });

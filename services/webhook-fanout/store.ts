@@ -151,28 +151,32 @@ function endpointOf(r: EndpointRow): Endpoint {
 
 type Db = Pool | PoolClient;
 
+/** Columns $1..$14 in the order both writes below use; $15 is created_at on insert. */
+function endpointParams(e: Endpoint): unknown[] {
+  return [
+    e.id,
+    e.url,
+    e.description,
+    e.eventTypes,
+    e.environments,
+    e.appIds,
+    e.enabled,
+    e.disabledReason,
+    e.disabledAt,
+    e.failingSince,
+    e.maxConcurrency,
+    e.timeoutMs,
+    JSON.stringify(e.secrets),
+    e.updatedAt,
+  ];
+}
+
 export async function insertEndpoint(db: Db, e: Endpoint): Promise<boolean> {
   const r = await db.query(
     `INSERT INTO webhook_endpoints (id, url, description, event_types, environments, app_ids, enabled,
-       disabled_reason, disabled_at, failing_since, max_concurrency, timeout_ms, secrets, created_at, updated_at)
+       disabled_reason, disabled_at, failing_since, max_concurrency, timeout_ms, secrets, updated_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
-    [
-      e.id,
-      e.url,
-      e.description,
-      e.eventTypes,
-      e.environments,
-      e.appIds,
-      e.enabled,
-      e.disabledReason,
-      e.disabledAt,
-      e.failingSince,
-      e.maxConcurrency,
-      e.timeoutMs,
-      JSON.stringify(e.secrets),
-      e.createdAt,
-      e.updatedAt,
-    ],
+    [...endpointParams(e), e.createdAt],
   );
   return r.rowCount === 1;
 }
@@ -183,22 +187,7 @@ export async function saveEndpoint(db: Db, e: Endpoint): Promise<void> {
     `UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, environments = $5, app_ids = $6,
        enabled = $7, disabled_reason = $8, disabled_at = $9, failing_since = $10, max_concurrency = $11,
        timeout_ms = $12, secrets = $13, updated_at = $14 WHERE id = $1`,
-    [
-      e.id,
-      e.url,
-      e.description,
-      e.eventTypes,
-      e.environments,
-      e.appIds,
-      e.enabled,
-      e.disabledReason,
-      e.disabledAt,
-      e.failingSince,
-      e.maxConcurrency,
-      e.timeoutMs,
-      JSON.stringify(e.secrets),
-      e.updatedAt,
-    ],
+    endpointParams(e),
   );
 }
 

@@ -74,4 +74,18 @@ describe('schema evolution (real registry)', () => {
       new AvroCodec(createRegistry(stackEnv().registryUrl), subject, broken as never).register(),
     ).rejects.toMatchObject({ retriable: false });
   });
+
+  it('several instances registering a new subject at once all get the same id', async () => {
+    const subject = `${randomId('race')}-value`;
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        new AvroCodec<SubscriptionEvent>(
+          createRegistry(stackEnv().registryUrl),
+          subject,
+          TOPICS.subscriptionEvents.value.schema,
+        ).register(),
+      ),
+    );
+    expect(new Set(ids).size).toBe(1);
+  });
 });
