@@ -112,7 +112,8 @@ beforeAll(async () => {
     groupId: randomId('fanout'),
     logger: testLogger,
     policy: { scheduleMs: [200, 400], jitter: 0, maxRetryAfterMs: 5_000 },
-    disableAfterMs: 86_400_000,
+    // Short, so one test can see an endpoint disabled for failing too long; others succeed well within it.
+    disableAfterMs: 1_500,
     maxInFlight: 100,
     leaseMarginMs: 1_000,
     pollIntervalMs: 100,
@@ -253,6 +254,27 @@ it('410 disables the endpoint; later events wait, none lost, and go out once it 
   expect((await call('POST', `/v1/endpoints/${gone.id}/enable`, {})).json.enabled).toBe(true);
   await waitFor('the queued delivery after enable', () => gone.server.hits.length === 2);
   expect(verified(gone.secret, gone.server.hits[1]!).data.eventId).toBe(second.eventId);
+});
+
+it('an endpoint failing for longer than the configured span is disabled', async () => {
+  const app = randomId('app');
+  const failing = await endpoint('failing', { appIds: [app] }, () => 503);
+  await send([event(app)]);
+  // All attempts of the first delivery fail (exhausted after the schedule), within the span.
+  const since = await waitFor('the endpoint to be failing', async () => {
+    const e = (await call('GET', `/v1/endpoints/${failing.id}`)).json;
+    const list = await deliveries(failing.id);
+    return e.failingSince && list[0]?.status === 'failed' ? (e.failingSince as number) : undefined;
+  });
+  expect((await call('GET', `/v1/endpoints/${failing.id}`)).json.enabled).toBe(true);
+  await waitFor('the span to pass', () => Date.now() - since > 1_500);
+  await send([event(app)]);
+  const disabled = await waitFor('the endpoint to be disabled', async () => {
+    const e = (await call('GET', `/v1/endpoints/${failing.id}`)).json;
+    return e.enabled === false ? e : undefined;
+  });
+  expect(disabled.disabledReason).toMatch(/^failing: no successful delivery since/);
+  expect(failing.server.hits.length).toBeGreaterThanOrEqual(4);
 });
 
 it('an endpoint that never answers does not hold back another endpoint (arrival order)', async () => {
