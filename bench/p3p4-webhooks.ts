@@ -20,18 +20,11 @@ import { EndpointManager } from '../services/webhook-fanout/endpoints';
 import { SsrfGuard } from '../services/webhook-fanout/ssrf';
 import { WEBHOOK_MIGRATIONS } from '../services/webhook-fanout/store';
 import { createPki, signedBody } from '../test/support/appleSigning';
+import { freePort } from '../test/support/http';
 import { realSampleEvents } from '../test/support/state';
 import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** An endpoint that records when each webhook-id first arrived (or never answers). */
 async function endpoint(

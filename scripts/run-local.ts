@@ -27,7 +27,7 @@ const DEMO_PORT = 8094;
 // has since expired) verify; production runs with `now`. The V1 secret is a placeholder for local use.
 const SAMPLE_BUNDLES =
   'com.example.app,com.loki-project.loki-messenger,cn.soulmate.elf,com.cynet.xingqi,com.nineton.taller';
-export const LOCAL_SERVICES: ServiceDef[] = [
+const LOCAL_SERVICES: ServiceDef[] = [
   {
     name: 'receiver-app-store',
     entry: 'services/receiver-app-store/main.ts',

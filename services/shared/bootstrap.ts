@@ -1,7 +1,11 @@
-/** Idempotent start-up work shared by `npm run topics:create`, `npm start` and services: topics and schemas. */
-import type { Kafka } from 'kafkajs';
+/** Start-up work shared by `storeline topics create`, `npm start` and the services' main.ts. */
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
 import { AvroCodec, createRegistry } from './avro';
-import { ensureTopics } from './kafka';
+import { createPool, migrate, type Migration } from './db';
+import { createIdempotentProducer, createKafka, ensureTopics } from './kafka';
+import type { Logger } from './logger';
 import { TopicNames, type TopicSpec } from './topics';
 
 export async function bootstrapTopicsAndSchemas(
@@ -27,4 +31,47 @@ export async function bootstrapTopicsAndSchemas(
     subjects.push({ subject, id });
   }
   return { created, subjects };
+}
+
+/**
+ * The clients every consumer service's main.ts builds the same way: topic names under the prefix, the
+ * registry client, Kafka, and a connected idempotent producer (for outputs and dead letters).
+ */
+export async function connectClients(
+  service: string,
+  config: {
+    KAFKA_BROKERS: string[];
+    SCHEMA_REGISTRY_URL: string;
+    TOPIC_PREFIX: string;
+    KAFKA_CLIENT_ID?: string | undefined;
+  },
+  logger: Logger,
+): Promise<{ names: TopicNames; registry: SchemaRegistry; kafka: Kafka; producer: Producer }> {
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID ?? service,
+    logger,
+  });
+  const producer = createIdempotentProducer(kafka, { retries: 10 });
+  await producer.connect();
+  return {
+    names: new TopicNames(config.TOPIC_PREFIX),
+    registry: createRegistry(config.SCHEMA_REGISTRY_URL),
+    kafka,
+    producer,
+  };
+}
+
+/** A pool on the service's own schema with its migrations applied (logged when any were new). */
+export async function migratedPool(
+  url: string,
+  schema: string,
+  migrations: Migration[],
+  logger: Logger,
+  max?: number,
+): Promise<Pool> {
+  const pool = createPool(url, schema, max);
+  const applied = await migrate(pool, schema, migrations);
+  if (applied.length) logger.info({ schema, applied }, 'migrations applied');
+  return pool;
 }

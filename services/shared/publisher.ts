@@ -7,6 +7,8 @@
  * would queue concurrent requests behind each other. Records that arrive while a request is in flight are
  * sent together in the next one (up to `maxBatch`), and each caller still resolves only when the request
  * holding its record is acknowledged. Nothing waits for a batch to fill: an idle publisher sends at once.
+ * A caller that timed out has answered 503, but its record stays queued and may still be written: the store
+ * retries, and the duplicate is absorbed downstream by notification id (as for any retried publish).
  */
 import type { Producer } from 'kafkajs';
 import { TransientError, errorMessage } from './errors';

@@ -1,13 +1,11 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { codecFor, createRegistry } from '../shared/avro';
+import { codecFor } from '../shared/avro';
+import { connectClients, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
-import { createPool, migrate } from '../shared/db';
 import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
 import { createAggregator } from './aggregator';
 import { createStateApi } from './api';
 import { StateAggregatorConfig } from './config';
@@ -18,23 +16,11 @@ const SERVICE = 'state-aggregator';
 async function main(): Promise<void> {
   const config = loadConfigOrExit(SERVICE, StateAggregatorConfig);
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const pool = createPool(config.DATABASE_URL, config.STATE_DB_SCHEMA);
-  const applied = await migrate(pool, config.STATE_DB_SCHEMA, STATE_MIGRATIONS);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
-
-  const names = new TopicNames(config.TOPIC_PREFIX);
-  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const pool = await migratedPool(config.DATABASE_URL, config.STATE_DB_SCHEMA, STATE_MIGRATIONS, logger);
+  const { names, registry, kafka, producer } = await connectClients(SERVICE, config, logger);
   const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
   const stateCodec = codecFor<SubscriptionState>(registry, names, 'subscriptionState');
   await Promise.all([eventCodec.register(), stateCodec.register()]);
-
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
-    logger,
-  });
-  const producer = createIdempotentProducer(kafka, { retries: 10 });
-  await producer.connect();
   const metrics = createMetricsRegistry(SERVICE);
   const aggregator = createAggregator({
     kafka,

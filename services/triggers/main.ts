@@ -1,14 +1,12 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
-import { codecFor, createRegistry } from '../shared/avro';
+import { codecFor } from '../shared/avro';
+import { connectClients, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
-import { createPool, migrate } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
 import { TriggersConfig } from './config';
 import { DEFAULT_RULES, parseRules } from './rules';
 import { createTriggerService } from './service';
@@ -28,20 +26,11 @@ async function main(): Promise<void> {
     rules = parsed.rules;
   }
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const pool = createPool(config.DATABASE_URL, config.TRIGGERS_DB_SCHEMA);
-  await migrate(pool, config.TRIGGERS_DB_SCHEMA, TRIGGER_MIGRATIONS);
-  const names = new TopicNames(config.TOPIC_PREFIX);
-  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const pool = await migratedPool(config.DATABASE_URL, config.TRIGGERS_DB_SCHEMA, TRIGGER_MIGRATIONS, logger);
+  const { names, registry, kafka, producer } = await connectClients(SERVICE, config, logger);
   const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
   const triggerCodec = codecFor<EngagementTrigger>(registry, names, 'engagementTriggers');
   await Promise.all([eventCodec.register(), triggerCodec.register()]);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
-    logger,
-  });
-  const producer = createIdempotentProducer(kafka, { retries: 10 });
-  await producer.connect();
   const metrics = createMetricsRegistry(SERVICE);
   const service = createTriggerService({
     kafka,

@@ -1,14 +1,12 @@
 /** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
 import { readFileSync } from 'node:fs';
-import { codecFor, createRegistry } from '../shared/avro';
+import { codecFor } from '../shared/avro';
+import { connectClients, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
-import { createPool, migrate } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
 import { createWebhookApi } from './api';
 import { WebhookFanoutConfig } from './config';
 import { EndpointManager, SeedFile, applySeed } from './endpoints';
@@ -33,8 +31,13 @@ async function main(): Promise<void> {
     seed = parsed.data;
   }
   const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const pool = createPool(config.DATABASE_URL, config.WEBHOOK_DB_SCHEMA, 10);
-  await migrate(pool, config.WEBHOOK_DB_SCHEMA, WEBHOOK_MIGRATIONS);
+  const pool = await migratedPool(
+    config.DATABASE_URL,
+    config.WEBHOOK_DB_SCHEMA,
+    WEBHOOK_MIGRATIONS,
+    logger,
+    10,
+  );
   const guard = new SsrfGuard(config.WEBHOOK_ALLOWED_CIDRS);
   const manager = new EndpointManager(pool, guard, {
     maxConcurrency: config.WEBHOOK_DEFAULT_CONCURRENCY,
@@ -44,20 +47,12 @@ async function main(): Promise<void> {
     const applied = await applySeed(manager, pool, seed, process.env);
     logger.info(applied, 'seed endpoints applied');
   }
-  const names = new TopicNames(config.TOPIC_PREFIX);
-  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const { names, registry, kafka, producer } = await connectClients(SERVICE, config, logger);
   const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
   const triggerCodec = config.WEBHOOK_INCLUDE_TRIGGERS
     ? codecFor<EngagementTrigger>(registry, names, 'engagementTriggers')
     : undefined;
   await Promise.all([eventCodec.register(), triggerCodec?.register()]);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
-    logger,
-  });
-  const producer = createIdempotentProducer(kafka, { retries: 10 });
-  await producer.connect();
   const metrics = createMetricsRegistry(SERVICE);
   const sender = new WebhookSender(guard, 'Storeline-Webhooks/1.0');
   const service = createFanoutService({

@@ -199,10 +199,8 @@ export async function getEndpoint(db: Db, id: string, forUpdate = false): Promis
   return r.rows[0] ? endpointOf(r.rows[0]) : undefined;
 }
 
-export async function listEndpoints(db: Db, ids?: string[]): Promise<Endpoint[]> {
-  const r = ids
-    ? await db.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id', [ids])
-    : await db.query<EndpointRow>('SELECT * FROM webhook_endpoints ORDER BY id');
+export async function listEndpoints(db: Db): Promise<Endpoint[]> {
+  const r = await db.query<EndpointRow>('SELECT * FROM webhook_endpoints ORDER BY id');
   return r.rows.map(endpointOf);
 }
 
@@ -348,10 +346,11 @@ export async function recordAttempt(c: PoolClient, a: AttemptRecord): Promise<vo
   );
 }
 
+/** After a failed attempt: due again at `nextAttemptAt`, or failed for good (successes: recordSuccess). */
 export async function completeDelivery(
   c: PoolClient,
   id: string,
-  next: { status: 'succeeded' | 'failed'; at: number } | { status: 'pending'; nextAttemptAt: number },
+  next: { status: 'failed'; at: number } | { status: 'pending'; nextAttemptAt: number },
   last: { statusCode: number | null; error: string | null },
 ): Promise<void> {
   if (next.status === 'pending') {

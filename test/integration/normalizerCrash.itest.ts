@@ -3,8 +3,6 @@
  * share a backlog until one is killed: every canonical event is on the topic exactly once.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import type { TopicNames } from '../../services/shared/topics';
 import { notification } from '../../services/app-store/testing';
@@ -22,6 +20,7 @@ import {
   waitFor,
   waitForRecords,
 } from '../support/kafka';
+import { freePort } from '../support/http';
 import { exited, spawnNormalizer } from '../support/processes';
 
 const N = 400;
@@ -54,14 +53,6 @@ async function backlog(kafka: Kafka, topic: string, n: number): Promise<string[]
   await producer.disconnect();
 
   return ids;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function metric(port: number, name: string): Promise<number> {
