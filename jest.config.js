@@ -23,5 +23,14 @@ module.exports = {
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/integrationSetup.ts'],
     },
+    {
+      // Fault scenarios on stacks of their own (test/chaos/harness.ts): broker, registry and database
+      // outages, poison records and kills under load. Minutes, not seconds; run by `npm test` and CI.
+      displayName: 'chaos',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test/chaos'],
+      testMatch: ['**/*.chaos.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+    },
   ],
 };

@@ -15,7 +15,7 @@ import { AppleVerifier } from '../services/app-store/verify';
 import { createAppStoreReceiver } from '../services/receiver-app-store/app';
 import { createIdempotentProducer } from '../services/shared/kafka';
 import { createLogger } from '../services/shared/logger';
-import { kafkaPublisher } from '../services/shared/publisher';
+import { KafkaPublisher } from '../services/shared/publisher';
 import { createPki, signedBody } from '../test/support/appleSigning';
 import { serve } from '../test/support/http';
 import { freshTopics, kafkaClient, machine, runTs, stack } from './common';
@@ -38,6 +38,12 @@ async function main(): Promise<void> {
 
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    timeoutMs: 5000,
+    logger: createLogger('bench', 'warn'),
+  });
+  await publisher.start();
   const full = createAppStoreReceiver({
     verifier: new AppleVerifier({
       trustedRoots: [pki.rootDer],
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
       appAppleIds: [1234567890],
       effectiveDate: 'now',
     }),
-    publish: kafkaPublisher(producer, 5000),
+    publish: publisher.publish,
     rawTopic: topic,
     logger: createLogger('bench', 'silent'),
     metrics: new Registry(),
@@ -70,6 +76,7 @@ async function main(): Promise<void> {
     await server.close();
   }
   await producer.disconnect();
+  await publisher.stop();
   const r = results as Record<string, { rps: number; p50: number; p99: number; errors: number }>;
   const ratio = r['storeline receiver']!.rps / r['bare express + kafkajs']!.rps;
   console.log(

@@ -92,7 +92,8 @@ const LOCAL_SERVICES: ServiceDef[] = [
   },
 ];
 
-const children: ChildProcess[] = [];
+/** The live process of each service (replaced when the supervisor restarts one). */
+const children = new Map<string, ChildProcess>();
 
 /** Prints a service's warnings and errors (JSON log lines at level >= 40) and anything that is not JSON. */
 function echoImportant(name: string, chunk: string, partial: { rest: string }): void {
@@ -116,7 +117,12 @@ function echoImportant(name: string, chunk: string, partial: { rest: string }): 
   }
 }
 
-function start(def: ServiceDef): void {
+/**
+ * Starts a service and, like a process supervisor (systemd Restart=always, a Kubernetes pod), starts it
+ * again when it exits on its own: after 1 s, doubling to 30 s while it keeps dying within a minute.
+ */
+function start(def: ServiceDef, backoffMs = 1000): void {
+  const startedAt = Date.now();
   const log = createWriteStream(resolve(LOGS, `${def.name}.log`), { flags: 'a' });
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', resolve(ROOT, def.entry)], {
     env: { ...process.env, PORT: String(def.port), ...def.env },
@@ -130,10 +136,17 @@ function start(def: ServiceDef): void {
     });
   }
   child.on('exit', (code, signal) => {
-    if (!stopping) console.log(`[${def.name}] exited (${signal ?? code}); see .stack/logs/${def.name}.log`);
     log.end();
+    if (stopping) return;
+    const wait = Date.now() - startedAt > 60_000 ? 1000 : backoffMs;
+    console.log(
+      `[${def.name}] exited (${signal ?? code}); restarting in ${wait} ms (see .stack/logs/${def.name}.log)`,
+    );
+    setTimeout(() => {
+      if (!stopping) start(def, Math.min(wait * 2, 30_000));
+    }, wait);
   });
-  children.push(child);
+  children.set(def.name, child);
 }
 
 async function waitReady(timeoutMs = 180_000): Promise<string[]> {
@@ -158,13 +171,14 @@ function stopAll(): void {
   if (stopping) return;
   stopping = true;
   console.log('stopping services…');
-  for (const c of children) c.kill('SIGTERM');
+  const all = [...children.values()];
+  for (const c of all) c.kill('SIGTERM');
   void stopTail?.().catch(() => undefined);
-  const done = () => children.every((c) => c.exitCode !== null || c.signalCode !== null);
+  const done = () => all.every((c) => c.exitCode !== null || c.signalCode !== null);
   const timer = setInterval(() => {
     if (done()) {
       clearInterval(timer);
-      const failed = children.filter((c) => c.exitCode !== 0 && c.signalCode === null);
+      const failed = all.filter((c) => c.exitCode !== 0 && c.signalCode === null);
       process.exit(failed.length > 0 ? 1 : 0);
     }
   }, 100);

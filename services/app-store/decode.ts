@@ -29,8 +29,9 @@ export function decodeNotificationV2(payload: NotificationPayloadV2): DecodedNot
 /** The raw topic key: originalTransactionId when present, else notificationUUID. Never throws. */
 export function rawKeyV2(payload: NotificationPayloadV2): string {
   try {
-    const tx = decodeNotificationV2(payload).transaction;
-    if (tx?.originalTransactionId) return tx.originalTransactionId;
+    const otid: unknown = decodeNotificationV2(payload).transaction?.originalTransactionId;
+    // A JSON number here (authentic but malformed) must not become a non-string Kafka key.
+    if (typeof otid === 'string' && otid !== '') return otid;
   } catch {
     // Undecodable nested data is the normalizer's to dead-letter; key by the notification.
   }

@@ -30,6 +30,21 @@ export function latestReceiptV1(n: NotificationV1): ReceiptInfoV1 | undefined {
   return [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc)[0];
 }
 
+/**
+ * The raw topic key of an authentic V1 body: the latest receipt's original_transaction_id (the same one the
+ * mapper keys the subscription by, so raw and canonical partitions agree), else the notification id.
+ * Never throws and always a non-empty string: a malformed receipt (latest_receipt_info not an array, an id
+ * that is a number) is the normalizer's to dead-letter with the reason, and must not fail the batch its
+ * record is published in.
+ */
+export function rawKeyV1(n: NotificationV1, notificationId: string): string {
+  const receipts: unknown = n.unified_receipt?.latest_receipt_info;
+  if (!Array.isArray(receipts) || !receipts.every((r) => typeof r === 'object' && r !== null))
+    return notificationId;
+  const otid: unknown = latestReceiptV1(n)?.original_transaction_id;
+  return typeof otid === 'string' && otid !== '' ? otid : notificationId;
+}
+
 export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext): SubscriptionEvent[] {
   const receipts = [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc);
   const latest = receipts[0];

@@ -20,6 +20,7 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
+import { errorMessage } from '../shared/errors';
 import { extensionOids } from './der';
 import type { NotificationPayloadV2, NotificationV1 } from './model';
 
@@ -74,12 +75,28 @@ interface VerifiedChain {
   notAfter: number;
 }
 
-function b64urlJson(part: string | undefined, what: string): unknown {
+type JsonObject = Record<string, unknown>;
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A base64url JWS segment as a JSON object. The JOSE header is one (RFC 7515 section 4) and so is every App
+ * Store payload; `null`, a number or an array parse as JSON but would fail later as a TypeError (a 500).
+ */
+function segmentObject(part: string): JsonObject {
+  const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  if (!isJsonObject(value)) throw new TypeError('JSON is not an object');
+  return value;
+}
+
+function b64urlJson(part: string | undefined, what: string): JsonObject {
   if (!part) throw new NotificationRejected('jws', `JWS ${what} is missing`);
   try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return segmentObject(part);
   } catch {
-    throw new NotificationRejected('jws', `JWS ${what} is not base64url JSON`);
+    throw new NotificationRejected('jws', `JWS ${what} is not a base64url JSON object`);
   }
 }
 
@@ -87,7 +104,13 @@ function b64urlJson(part: string | undefined, what: string): unknown {
 export function decodeJwsPayload<T>(jws: string): T {
   const parts = jws.split('.');
   if (parts.length !== 3) throw new Error('nested JWS is not compact serialization');
-  return JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as T;
+  try {
+    return segmentObject(parts[1] as string) as T;
+  } catch (err) {
+    throw new Error(`nested JWS payload is not a base64url JSON object (${errorMessage(err)})`, {
+      cause: err,
+    });
+  }
 }
 
 function certTimes(c: X509Certificate): [number, number] {
@@ -108,7 +131,7 @@ export class AppleVerifier {
     const parts = jws.split('.');
     if (parts.length !== 3) throw new NotificationRejected('jws', 'signedPayload is not a compact JWS');
     const [h, p, s] = parts as [string, string, string];
-    const header = b64urlJson(h, 'header') as { alg?: unknown; x5c?: unknown };
+    const header = b64urlJson(h, 'header');
     if (header.alg !== 'ES256') {
       throw new NotificationRejected('algorithm', `alg must be ES256, got ${JSON.stringify(header.alg)}`);
     }
@@ -125,7 +148,7 @@ export class AppleVerifier {
     if (!ok)
       throw new NotificationRejected('signature', 'JWS signature does not verify with the leaf certificate');
     const payload = b64urlJson(p, 'payload');
-    const signedDate = (payload as { signedDate?: unknown }).signedDate;
+    const signedDate = payload.signedDate;
     const effective =
       this.opts.effectiveDate === 'signed-date' && typeof signedDate === 'number' ? signedDate : nowMs;
     if (effective < chain.notBefore - SKEW_MS || effective > chain.notAfter + SKEW_MS) {
@@ -281,8 +304,11 @@ export function appIdentity(p: NotificationPayloadV2): {
   if (p.appData) return p.appData;
   if (p.externalPurchaseToken) {
     const t = p.externalPurchaseToken;
-    // A "SANDBOX" prefix on externalPurchaseId marks the sandbox environment.
-    return { ...t, environment: t.externalPurchaseId?.startsWith('SANDBOX') ? 'Sandbox' : 'Production' };
+    // A "SANDBOX" prefix on externalPurchaseId marks the sandbox environment. The payload is JSON, not the
+    // model's types: a non-string id must refuse the notification (environment), not throw a TypeError.
+    const id: unknown = t.externalPurchaseId;
+    const sandbox = typeof id === 'string' && id.startsWith('SANDBOX');
+    return { ...t, environment: sandbox ? 'Sandbox' : 'Production' };
   }
   return {};
 }

@@ -41,7 +41,23 @@ export function normalizeAppStoreV1(body: Buffer, ctx: RawContext): Subscription
   const n = parseJson(body) as NotificationV1 | null;
   if (!n || typeof n.notification_type !== 'string')
     throw new PoisonMessageError('decode', 'body has no notification_type');
+  const problem = receiptProblemV1(n);
+  if (problem) throw new PoisonMessageError('decode', problem);
   return mapAppStoreV1(n, body, ctx);
+}
+
+/** Authentic V1 bodies with receipts of the wrong shape are dead-lettered with this reason, not mapped. */
+export function receiptProblemV1(n: NotificationV1): string | undefined {
+  const receipts: unknown = n.unified_receipt?.latest_receipt_info;
+  if (receipts === undefined || receipts === null) return undefined;
+  if (!Array.isArray(receipts)) return 'unified_receipt.latest_receipt_info is not an array';
+  for (const r of receipts as unknown[]) {
+    if (typeof r !== 'object' || r === null) return 'unified_receipt.latest_receipt_info holds a non-object';
+    const otid = (r as { original_transaction_id?: unknown }).original_transaction_id;
+    if (otid !== undefined && typeof otid !== 'string')
+      return `original_transaction_id is a ${typeof otid}, not a string`;
+  }
+  return undefined;
 }
 
 /** Lineage and receive time of a raw record: the receiver's `received-at` header, else the record time. */

@@ -12,8 +12,9 @@ import { readFileSync } from 'node:fs';
 import { HttpPlayApi, serviceAccountToken, staticToken } from '../play-store/api';
 import { createPlayProcessor } from '../play-store/processor';
 import { PgPlayRepo, PLAY_MIGRATIONS } from '../play-store/repo';
-import { createPool, migrate } from '../shared/db';
-import type { Pool } from 'pg';
+import { probeDatabase } from '../shared/db';
+import { migratedPool } from '../shared/bootstrap';
+import { CLAIM_MIGRATIONS, PgNotificationClaims } from './claims';
 import { createNormalizer } from './normalizer';
 
 const SERVICE = 'normalizer';
@@ -34,11 +35,14 @@ async function main(): Promise<void> {
   );
   await codec.register();
   const metrics = createMetricsRegistry(SERVICE);
-  let pool: Pool | undefined;
+  const pool = await migratedPool(
+    config.DATABASE_URL,
+    config.NORMALIZER_DB_SCHEMA,
+    [...PLAY_MIGRATIONS, ...CLAIM_MIGRATIONS],
+    logger,
+  );
   let play;
   if (config.PLAY_API_TOKEN || config.PLAY_SERVICE_ACCOUNT_KEY_FILE) {
-    pool = createPool(config.DATABASE_URL as string, config.NORMALIZER_DB_SCHEMA);
-    await migrate(pool, config.NORMALIZER_DB_SCHEMA, PLAY_MIGRATIONS);
     const accessToken = config.PLAY_API_TOKEN
       ? staticToken(config.PLAY_API_TOKEN)
       : serviceAccountToken(JSON.parse(readFileSync(config.PLAY_SERVICE_ACCOUNT_KEY_FILE as string, 'utf8')));
@@ -64,19 +68,26 @@ async function main(): Promise<void> {
     transactionalIdPrefix: config.NORMALIZER_TRANSACTIONAL_ID,
     maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
     sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
+    claims: new PgNotificationClaims(pool),
+    probes: { database: () => probeDatabase(pool) },
+    stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
+    exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
   });
-  const joined = trackJoined(normalizer.consumer, metrics);
+  trackJoined(normalizer.consumer, metrics);
   await normalizer.start();
 
   const app = express();
-  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
+  mountOps(app, {
+    metrics,
+    ready: consumerReady({ guard: normalizer, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
+  });
   const server = await listen(app, config.PORT);
   logger.info({ port: config.PORT, groupId: config.NORMALIZER_GROUP_ID }, 'normalizing');
 
   onShutdownSignal(logger, async () => {
     await normalizer.stop();
     await closeServer(server, 2000);
-    await pool?.end();
+    await pool.end();
   });
 }
 

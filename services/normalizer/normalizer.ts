@@ -8,7 +8,8 @@ import { TOPICS, type TopicNames } from '../shared/topics';
 import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../shared/transactional';
 import { normalizeAppStoreRecord, rawContext } from './appStore';
 import type { RawContext } from '../app-store/mapV2';
-import { PoisonMessageError } from '../shared/errors';
+import { PoisonMessageError, type Dependency } from '../shared/errors';
+import type { NotificationClaims } from './claims';
 
 export interface NormalizerDeps {
   kafka: Kafka;
@@ -22,6 +23,11 @@ export interface NormalizerDeps {
   sessionTimeoutMs?: number;
   /** The Play Store part: omitted when no Play Developer API credentials are configured. */
   play?: (body: Buffer, ctx: RawContext) => Promise<SubscriptionEvent[]>;
+  /** App Store dedupe by notification id (the service always has it; in-process tests may not). */
+  claims?: NotificationClaims;
+  probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
+  stallAfterMs?: number;
+  exitAfterMs?: number;
 }
 
 export function toOutputs(
@@ -66,8 +72,24 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     registers,
   });
 
+  const duplicates = new Counter({
+    name: 'storeline_normalizer_duplicates_total',
+    help: 'Raw records whose notification an earlier raw record already carried (no events)',
+    labelNames: ['topic'],
+    registers,
+  });
+
+  const appStore = async (rec: InputRecord): Promise<SubscriptionEvent[]> => {
+    const events = normalizeAppStoreRecord(rec);
+    const id = events[0]?.source.notificationId;
+    if (!deps.claims || id === undefined) return events;
+    if (await deps.claims.claim(rec.topic, id, rec.partition, rec.offset)) return events;
+    duplicates.inc({ topic: rec.topic });
+    return [];
+  };
+
   const transform = async (rec: InputRecord): Promise<OutputRecord[]> => {
-    if (rec.topic === rawAppStore) return toOutputs(normalizeAppStoreRecord(rec), eventsTopic, codec);
+    if (rec.topic === rawAppStore) return toOutputs(await appStore(rec), eventsTopic, codec);
     if (rec.topic === rawPlayStore && play) {
       if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
       return toOutputs(await play(rec.value, rawContext(rec)), eventsTopic, codec);
@@ -86,6 +108,10 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     retry: TOPICS.rawAppStore.retry,
     maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
     sessionTimeoutMs: deps.sessionTimeoutMs,
+    metrics: deps.metrics,
+    probes: deps.probes,
+    stallAfterMs: deps.stallAfterMs,
+    exitAfterMs: deps.exitAfterMs,
     onCommitted: (c) => {
       consumed.inc({ topic: c.topic }, c.inputs);
       produced.inc(c.outputs - c.deadLettered);

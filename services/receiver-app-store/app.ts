@@ -13,7 +13,7 @@ import { bodyErrorHandler } from '../shared/http';
 import { Histogram, type Registry } from 'prom-client';
 import { receiverMetrics } from '../shared/lifecycle';
 import { rawKeyV2 } from '../app-store/decode';
-import { latestReceiptV1, v1NotificationId } from '../app-store/mapV1';
+import { rawKeyV1, v1NotificationId } from '../app-store/mapV1';
 import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -85,8 +85,7 @@ export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
         } else {
           const n = deps.verifier.verifyNotificationV1(body, deps.v1SharedSecret as string);
           notificationId = v1NotificationId(body);
-          // The same receipt the mapper keys the subscription by, so raw and canonical partitions agree.
-          key = latestReceiptV1(n)?.original_transaction_id ?? notificationId;
+          key = rawKeyV1(n, notificationId);
           environment = n.environment ?? 'unknown';
         }
       } catch (err) {

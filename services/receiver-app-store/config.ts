@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, csv, kafkaBrokers, logLevel, port, topicPrefix } from '../shared/config';
+import { bool, csv, kafkaBrokers, logLevel, port, topicPrefix, publisherEnv } from '../shared/config';
 
 const environments = csv.pipe(
   z
@@ -35,7 +35,7 @@ export const ReceiverAppStoreConfig = z
       .int()
       .positive()
       .default(256 * 1024),
-    PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+    ...publisherEnv,
   })
   .superRefine((c, ctx) => {
     if (c.APPLE_ENVIRONMENTS.includes('Production') && c.APPLE_APP_APPLE_IDS.length === 0) {

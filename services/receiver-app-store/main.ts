@@ -8,7 +8,7 @@ import { loadConfigOrExit } from '../shared/config';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { kafkaPublisher } from '../shared/publisher';
+import { KafkaPublisher } from '../shared/publisher';
 import { TopicNames } from '../shared/topics';
 import { createAppStoreReceiver } from './app';
 import { ReceiverAppStoreConfig } from './config';
@@ -30,23 +30,29 @@ async function main(): Promise<void> {
     effectiveDate: config.APPLE_VERIFY_AT,
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: SERVICE, logger });
-  const producer = createIdempotentProducer(kafka);
-  let producerUp = false;
-  producer.on(producer.events.CONNECT, () => (producerUp = true));
-  producer.on(producer.events.DISCONNECT, () => (producerUp = false));
-  await producer.connect();
-
   const metrics = createMetricsRegistry(SERVICE);
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    createAdmin: () => kafka.admin(),
+    timeoutMs: config.PUBLISH_TIMEOUT_MS,
+    maxQueueRecords: config.PUBLISH_QUEUE_MAX_RECORDS,
+    maxQueueBytes: config.PUBLISH_QUEUE_MAX_BYTES,
+    logger,
+    metrics,
+    component: SERVICE,
+  });
+  await publisher.start();
+
   const app = createAppStoreReceiver({
     verifier,
-    publish: kafkaPublisher(producer, config.PUBLISH_TIMEOUT_MS),
+    publish: publisher.publish,
     rawTopic: new TopicNames(config.TOPIC_PREFIX).name('rawAppStore'),
     logger,
     metrics,
     v1SharedSecret: config.APPLE_V1_SHARED_SECRET,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
   });
-  mountOps(app, { metrics, ready: () => producerUp });
+  mountOps(app, { metrics, ready: () => publisher.readiness() });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(
     {
@@ -60,7 +66,7 @@ async function main(): Promise<void> {
 
   onShutdownSignal(logger, async () => {
     await closeServer(server);
-    await producer.disconnect();
+    await publisher.stop();
   });
 }
 

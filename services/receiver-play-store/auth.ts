@@ -2,7 +2,8 @@
  * Authenticating Pub/Sub push requests (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions):
  *  - OIDC: `Authorization: Bearer <Google-signed JWT>`: RS256 against Google's JWKS (URL configurable), `iss`
  *    accounts.google.com (with or without https://), `aud` = the configured audience, `email` = the push
- *    service account with `email_verified` true, `exp`/`iat` with small skew. The audience alone proves
+ *    service account with `email_verified` true, `exp`/`iat` with small skew (an `iat` in the future beyond it
+ *    is refused, as is a token older than Google's one-hour ID token lifetime). The audience alone proves
  *    nothing (anyone can mint a Google ID token for any audience), hence the email check.
  *  - or a secret token in the query string (`?token=`), compared in constant time.
  */
@@ -34,6 +35,8 @@ export function remoteJwks(url: string): JWTVerifyGetKey {
   return createRemoteJWKSet(new URL(url), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 });
 }
 
+const GOOGLE_ID_TOKEN_LIFETIME_SEC = 3600;
+
 const sha = (s: string) => createHash('sha256').update(s).digest();
 
 export async function authenticatePush(
@@ -56,6 +59,9 @@ export async function authenticatePush(
       audience: auth.audience,
       clockTolerance: auth.clockToleranceSec ?? 60,
       requiredClaims: ['exp', 'iat'],
+      // jose checks `iat` only with maxTokenAge set: then an `iat` beyond the skew in the future is refused
+      // too. Google ID tokens live one hour (https://cloud.google.com/docs/authentication/token-types).
+      maxTokenAge: GOOGLE_ID_TOKEN_LIFETIME_SEC,
     }));
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'invalid';

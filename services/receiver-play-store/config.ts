@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csv, httpUrl, kafkaBrokers, logLevel, port, topicPrefix } from '../shared/config';
+import { csv, httpUrl, kafkaBrokers, logLevel, port, topicPrefix, publisherEnv } from '../shared/config';
 
 export const ReceiverPlayStoreConfig = z
   .object({
@@ -20,7 +20,7 @@ export const ReceiverPlayStoreConfig = z
       .int()
       .positive()
       .default(64 * 1024),
-    PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+    ...publisherEnv,
   })
   .superRefine((c, ctx) => {
     if (c.PUBSUB_AUTH === 'oidc') {

@@ -4,7 +4,7 @@ import { loadConfigOrExit } from '../shared/config';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
 import { createIdempotentProducer, createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { kafkaPublisher } from '../shared/publisher';
+import { KafkaPublisher } from '../shared/publisher';
 import { TopicNames } from '../shared/topics';
 import { createPlayReceiver } from './app';
 import { remoteJwks, type PushAuth } from './auth';
@@ -25,16 +25,22 @@ async function main(): Promise<void> {
         }
       : { mode: 'token', token: config.PUBSUB_TOKEN as string };
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: SERVICE, logger });
-  const producer = createIdempotentProducer(kafka);
-  let producerUp = false;
-  producer.on(producer.events.CONNECT, () => (producerUp = true));
-  producer.on(producer.events.DISCONNECT, () => (producerUp = false));
-  await producer.connect();
-  const names = new TopicNames(config.TOPIC_PREFIX);
   const metrics = createMetricsRegistry(SERVICE);
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    createAdmin: () => kafka.admin(),
+    timeoutMs: config.PUBLISH_TIMEOUT_MS,
+    maxQueueRecords: config.PUBLISH_QUEUE_MAX_RECORDS,
+    maxQueueBytes: config.PUBLISH_QUEUE_MAX_BYTES,
+    logger,
+    metrics,
+    component: SERVICE,
+  });
+  await publisher.start();
+  const names = new TopicNames(config.TOPIC_PREFIX);
   const app = createPlayReceiver({
     auth,
-    publish: kafkaPublisher(producer, config.PUBLISH_TIMEOUT_MS),
+    publish: publisher.publish,
     rawTopic: names.name('rawPlayStore'),
     dlqTopic: names.name('rawPlayStoreDlq'),
     packageNames: config.PLAY_PACKAGE_NAMES,
@@ -42,7 +48,7 @@ async function main(): Promise<void> {
     metrics,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
   });
-  mountOps(app, { metrics, ready: () => producerUp });
+  mountOps(app, { metrics, ready: () => publisher.readiness() });
   const server = await listen(app, config.PORT, config.HOST);
   logger.info(
     { port: config.PORT, auth: config.PUBSUB_AUTH, packages: config.PLAY_PACKAGE_NAMES },
@@ -50,7 +56,7 @@ async function main(): Promise<void> {
   );
   onShutdownSignal(logger, async () => {
     await closeServer(server);
-    await producer.disconnect();
+    await publisher.stop();
   });
 }
 

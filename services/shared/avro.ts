@@ -7,7 +7,7 @@
  */
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro, { type Resolver, type Schema, type Type } from 'avsc';
-import { PipelineError, PoisonMessageError, TransientError, errorMessage } from './errors';
+import { DependencyError, PipelineError, PoisonMessageError, errorMessage } from './errors';
 import { TOPICS, type TopicNames } from './topics';
 
 export type AvroTopicId = 'subscriptionEvents' | 'subscriptionState' | 'engagementTriggers';
@@ -67,7 +67,7 @@ export class AvroCodec<T> {
       // 409 incompatible / 422 invalid: the schema itself is wrong, retrying cannot help.
       if (status === 409 || status === 422)
         throw new PipelineError(message, { retriable: false, cause: err });
-      throw new TransientError(message, { cause: err });
+      throw new DependencyError('registry', message, { cause: err });
     }
   }
 
@@ -99,20 +99,57 @@ export class AvroCodec<T> {
       this.resolvers.set(schemaId, null);
       return null;
     }
-    let writer: Type;
-    try {
-      // The registry client returns its own avsc Type for Avro schemas.
-      const raw = (await this.registry.getSchema(schemaId)) as unknown as Type;
-      writer = avro.Type.forSchema(raw.schema({ exportAttrs: true }));
-    } catch (err) {
-      throw new TransientError(`cannot fetch writer schema ${schemaId}: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
+    const writer = await fetchWriter(this.registry, schemaId);
     // Same canonical form: no resolution needed.
     const resolver = writer.equals(this.type) ? null : this.type.createResolver(writer);
     this.resolvers.set(schemaId, resolver);
     return resolver;
+  }
+}
+
+/** Network failures surface from the registry client as a ResponseError with status 400 and the socket error. */
+const NETWORK_FAILURE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|socket hang up|timeout|network/i;
+
+/**
+ * The writer schema of a record. A definitive answer that the id is unusable (404: the registry has no
+ * such id; any other 4xx; a schema that is not Avro) makes the record poison: it goes to the DLQ with the
+ * reason. A registry that is down, slow or failing (5xx, 408, 429, network) is a DependencyError: the
+ * consumer pauses and probes it, and the record is read again once it answers.
+ */
+export async function fetchWriter(registry: SchemaRegistry, schemaId: number): Promise<Type> {
+  let raw: Type;
+  try {
+    // The registry client returns its own avsc Type for Avro schemas.
+    raw = (await registry.getSchema(schemaId)) as unknown as Type;
+  } catch (err) {
+    const status = (err as { status?: unknown } | null)?.status;
+    const message = errorMessage(err);
+    const definitive =
+      typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
+    if (definitive && !NETWORK_FAILURE.test(message)) {
+      throw new PoisonMessageError(
+        'decode',
+        status === 404
+          ? `unknown schema id ${schemaId}: ${message}`
+          : `schema id ${schemaId} refused: ${message}`,
+        { cause: err },
+      );
+    }
+    throw new DependencyError('registry', `cannot fetch writer schema ${schemaId}: ${message}`, {
+      cause: err,
+    });
+  }
+  try {
+    return avro.Type.forSchema(raw.schema({ exportAttrs: true }));
+  } catch (err) {
+    throw new PoisonMessageError(
+      'decode',
+      `schema id ${schemaId} is not an Avro schema: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -124,4 +161,10 @@ export function createRegistry(url: string): SchemaRegistry {
 export function codecFor<T>(registry: SchemaRegistry, names: TopicNames, id: AvroTopicId): AvroCodec<T> {
   const value = TOPICS[id].value as { format: 'avro'; schema: Schema };
   return new AvroCodec<T>(registry, names.subject(id), value.schema);
+}
+
+/** For pause probes and readiness: the registry answers now. */
+export async function probeRegistry(url: string): Promise<void> {
+  const r = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
+  if (!r.ok) throw new Error(`registry answered ${r.status}`);
 }

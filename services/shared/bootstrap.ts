@@ -70,7 +70,7 @@ export async function migratedPool(
   logger: Logger,
   max?: number,
 ): Promise<Pool> {
-  const pool = createPool(url, schema, max);
+  const pool = createPool(url, schema, max, logger);
   const applied = await migrate(pool, schema, migrations);
   if (applied.length) logger.info({ schema, applied }, 'migrations applied');
   return pool;

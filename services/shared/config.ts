@@ -82,3 +82,25 @@ export const kafkaEnv = {
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
   LOG_LEVEL: logLevel,
 };
+
+/** Variables every consumer service reads for its ConsumerGuard (readiness and last-resort exit). */
+export const consumerGuardEnv = {
+  /** A partition whose committed offset has not moved this long while records wait makes it not ready. */
+  CONSUMER_STALL_AFTER_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** A consumer out of its group this long exits the process (code 70) for its supervisor to restart. */
+  CONSUMER_EXIT_AFTER_MS: z.coerce.number().int().min(10_000).default(300_000),
+};
+
+/** Variables both receivers read for their publisher (see shared/publisher.ts for what a 503 means). */
+export const publisherEnv = {
+  /** How long a request waits for Kafka's acknowledgement before answering 503. */
+  PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** Records waiting for Kafka at most; beyond it requests get 503 at once and memory stays flat. */
+  PUBLISH_QUEUE_MAX_RECORDS: z.coerce.number().int().min(1).default(5000),
+  /** Bytes waiting for Kafka at most (bodies plus headers). */
+  PUBLISH_QUEUE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
+};

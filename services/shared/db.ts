@@ -3,6 +3,8 @@
  * at start under an advisory lock (several instances may start at once), recorded in schema_migrations.
  */
 import { Pool, type PoolClient } from 'pg';
+import { unavailableDependency } from './errors';
+import type { Logger } from './logger';
 
 export interface Migration {
   version: number;
@@ -15,9 +17,28 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-export function createPool(url: string, schema: string, max = 5): Pool {
+/**
+ * A pool pinned to `schema`. The error listener is not optional: an idle client whose backend goes away
+ * (PostgreSQL restart or failover, pgbouncer, idle_session_timeout) makes the Pool emit `error`, and an
+ * EventEmitter `error` with no listener kills the process. The client is discarded by pg; the next query
+ * opens a new connection, and a query that fails meanwhile is classified by `unavailableDependency`.
+ */
+export function createPool(url: string, schema: string, max = 5, logger?: Logger): Pool {
   quoteIdent(schema);
-  return new Pool({ connectionString: url, max, options: `-c search_path=${schema}` });
+  const pool = new Pool({ connectionString: url, max, options: `-c search_path=${schema}` });
+  pool.on('error', (err) => logger?.warn({ err: err.message, schema }, 'idle database connection lost'));
+  // pg-pool removes its idle listener while a client is checked out; a backend terminated between two
+  // statements of a transaction then emits `error` on the client itself. The statement in progress or
+  // the next one fails and is classified; this listener only keeps the process alive.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger?.warn({ err: err.message, schema }, 'database connection lost'));
+  });
+  return pool;
+}
+
+/** For readiness and pause probes: the database answers a query now. */
+export async function probeDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
 }
 
 export async function migrate(pool: Pool, schema: string, migrations: Migration[]): Promise<number[]> {
@@ -66,6 +87,7 @@ export async function migrate(pool: Pool, schema: string, migrations: Migration[
 
 export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -73,8 +95,10 @@ export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promis
     return out;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that failed is not handed to the next caller: release(err) makes the pool drop it.
+    if (unavailableDependency(err)) broken = err instanceof Error ? err : new Error(String(err));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

@@ -1,9 +1,11 @@
 /** HTTP plumbing every service shares: health, readiness, Prometheus metrics, and a bounded close. */
+import type { Readiness } from './consumerGuard';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
-import type { ZodError } from 'zod';
+import { z, type ZodError } from 'zod';
 import type { Counter } from 'prom-client';
+import { errorMessage } from './errors';
 import type { Logger } from './logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -17,19 +19,23 @@ export function createMetricsRegistry(service: string): Registry {
 /** /healthz (process is alive), /readyz (dependencies answer), /metrics (Prometheus). */
 export function mountOps(
   app: Express,
-  opts: { metrics: Registry; ready: () => Promise<boolean> | boolean },
+  opts: { metrics: Registry; ready: () => Promise<boolean | Readiness> | boolean | Readiness },
 ): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    let ok: boolean;
+    let r: Readiness;
     try {
-      ok = await opts.ready();
-    } catch {
-      ok = false;
+      const answer = await opts.ready();
+      r = typeof answer === 'boolean' ? { ready: answer, reasons: [] } : answer;
+    } catch (err) {
+      r = {
+        ready: false,
+        reasons: [`readiness check failed: ${err instanceof Error ? err.message : String(err)}`],
+      };
     }
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(opts.metrics.contentType).send(await opts.metrics.metrics());
@@ -116,4 +122,53 @@ export function badRequest(res: Response, err: ZodError): void {
     error: 'bad_request',
     message: err.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
   });
+}
+
+/**
+ * A string PostgreSQL can store as text: it refuses NUL (U+0000) with an error (SQLSTATE 22021), which would
+ * be a 500; refused here, the 400 names the field. Use for every request string that reaches a query.
+ */
+export function storableText(min: number, max: number) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL (U+0000)');
+}
+
+// Text PostgreSQL cannot store: 22021 character_not_in_repertoire (NUL in text), 22P05 untranslatable_character
+// (\u0000 in json/jsonb). https://www.postgresql.org/docs/current/errcodes-appendix.html
+const PG_UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+/**
+ * A 400 for errors that are the request's fault but are raised outside a handler's validation; undefined for
+ * anything else (a 500).
+ */
+export function clientError(err: unknown): { status: 400; message: string } | undefined {
+  // express's router decodes path parameters before any handler runs; `%zz` or a truncated UTF-8 sequence
+  // (`%E0%A4%A`) throws a URIError there.
+  if (err instanceof URIError) {
+    return { status: 400, message: 'a path parameter is not valid percent-encoded UTF-8' };
+  }
+  // A request string no schema refused (say, a body field) that PostgreSQL cannot store.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && PG_UNSTORABLE_TEXT.has(code)) {
+    return { status: 400, message: 'the request holds text that cannot be stored (NUL, U+0000)' };
+  }
+  return undefined;
+}
+
+/** The last error handler of a JSON API: client errors as 400 (see clientError); the rest logged, 500. */
+export function apiErrorHandler(logger: Logger, what: string): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const client = clientError(err);
+    if (client) {
+      logger.warn({ method: req.method, status: client.status, err: errorMessage(err) }, `${what}: refused`);
+      res.status(client.status).json({ error: 'bad_request', message: client.message });
+      return;
+    }
+    logger.error({ err }, `${what} failed`);
+    res.status(500).json({ error: 'internal', message: `${what} failed` });
+  };
 }

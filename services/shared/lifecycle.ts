@@ -2,6 +2,7 @@
 import type { Consumer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Readiness } from './consumerGuard';
 import type { Logger } from './logger';
 
 /** Runs `main`; a start-up failure is printed with its stack and exits 1 (never swallowed). */
@@ -76,21 +77,30 @@ export function trackJoined(consumer: Consumer, metrics?: Registry): () => boole
 }
 
 /**
- * /readyz of a consumer service: in its group, and the schema registry (and the database, when it has one)
- * answer now. Kafka itself is covered by the group membership: a lost cluster crashes the consumer.
+ * /readyz of a consumer service: what its ConsumerGuard says (in its group, not paused for a dependency,
+ * no stalled partition), and the schema registry (and the database, when it has one) answer now.
  */
 export function consumerReady(opts: {
-  joined: () => boolean;
+  guard: { readiness(): Promise<Readiness> };
   registryUrl: string;
   pool?: Pool | undefined;
-}): () => Promise<boolean> {
+}): () => Promise<Readiness> {
   return async () => {
-    if (!opts.joined()) return false;
-    const checks: Promise<boolean>[] = [
-      fetch(`${opts.registryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok),
-    ];
-    if (opts.pool) checks.push(opts.pool.query('SELECT 1').then((r) => r.rowCount === 1));
-    return (await Promise.all(checks)).every(Boolean);
+    const { reasons } = await opts.guard.readiness();
+    const registry = fetch(`${opts.registryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    const db = opts.pool
+      ? opts.pool.query('SELECT 1').then(
+          () => true,
+          () => false,
+        )
+      : Promise.resolve(true);
+    const [registryOk, dbOk] = await Promise.all([registry, db]);
+    if (!registryOk) reasons.push('schema registry does not answer');
+    if (!dbOk) reasons.push('database does not answer');
+    return { ready: reasons.length === 0, reasons };
   };
 }
 

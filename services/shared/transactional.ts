@@ -14,7 +14,12 @@
  * Poison input (a non-retriable error from `transform`) goes to the topic's dead-letter topic with the
  * reason, inside the same transaction, and the consumer moves on. Retriable errors abort the transaction
  * and retry the chunk with backoff; after the policy's last attempt the consumer restarts from the last
- * committed offset.
+ * committed offset. A database or registry outage pauses the consumer instead (ConsumerGuard).
+ *
+ * A failed transaction always discards its producer: after a broker outage an abort can fail and leave
+ * kafkajs' transaction state machine in ABORTING for good ("Cannot call beginTransaction in state
+ * ABORTING"). The next attempt builds a new producer whose initProducerId bumps the epoch, which fences
+ * the old one and aborts whatever it left open, so exactly-once holds across the rebuild.
  */
 import {
   Partitioners,
@@ -24,7 +29,16 @@ import {
   type Producer,
   type Message,
 } from 'kafkajs';
-import { PipelineError, PoisonMessageError, errorMessage, isRetriable } from './errors';
+import type { Registry } from 'prom-client';
+import { ConsumerGuard, recoveriesCounter, type Readiness } from './consumerGuard';
+import {
+  PipelineError,
+  PoisonMessageError,
+  errorMessage,
+  isRetriable,
+  unavailableDependency,
+  type Dependency,
+} from './errors';
 import { readHeaders, type Headers } from './kafka';
 import type { Logger } from './logger';
 import type { RetryPolicy } from './topics';
@@ -76,6 +90,12 @@ export interface TransformerOptions {
   sessionTimeoutMs?: number;
   now?: () => number;
   onCommitted?: (info: ChunkCommitted) => void;
+  metrics?: Registry | undefined;
+  /** Dependencies the transform uses, probed while the consumer is paused for them. */
+  probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
+  /** ConsumerGuard tuning (tests shorten these). */
+  stallAfterMs?: number;
+  exitAfterMs?: number;
 }
 
 export const DLQ_HEADERS = {
@@ -149,6 +169,7 @@ export class TransactionalTransformer {
   private readonly producers = new Map<string, Promise<Producer>>();
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly guard: ConsumerGuard;
   private stopping = false;
 
   constructor(private readonly opts: TransformerOptions) {
@@ -164,34 +185,50 @@ export class TransactionalTransformer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       void this.releaseRevoked(e.payload.memberAssignment);
     });
+    this.guard = new ConsumerGuard({
+      kafka: opts.kafka,
+      consumer: this.consumer,
+      groupId: opts.groupId,
+      component: opts.groupId,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      probes: opts.probes,
+      stallAfterMs: opts.stallAfterMs,
+      exitAfterMs: opts.exitAfterMs,
+    });
   }
 
   async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: this.opts.topics,
-      fromBeginning: this.opts.fromBeginning ?? true,
-    });
-    await this.consumer.run({
-      autoCommit: false, // offsets are committed inside the transactions
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-        const max = this.opts.maxRecordsPerTransaction ?? 500;
-        for (let i = 0; i < batch.messages.length; i += max) {
-          if (!isRunning() || isStale() || this.stopping) return;
-          const chunk = batch.messages.slice(i, i + max);
-          await this.processWithRetry(batch.topic, batch.partition, chunk);
-          resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
-          await heartbeat();
-        }
+    const max = this.opts.maxRecordsPerTransaction ?? 500;
+    await this.guard.start(
+      { topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true },
+      {
+        autoCommit: false, // offsets are committed inside the transactions
+        eachBatchAutoResolve: false,
+        eachBatch: this.guard.wrap(
+          async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+            for (let i = 0; i < batch.messages.length; i += max) {
+              if (!isRunning() || isStale() || this.stopping) return;
+              const chunk = batch.messages.slice(i, i + max);
+              await this.processWithRetry(batch.topic, batch.partition, chunk);
+              resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+              await heartbeat();
+            }
+          },
+          { resolve: false },
+        ),
       },
-    });
+    );
+  }
+
+  readiness(): Promise<Readiness> {
+    return this.guard.readiness();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     // consumer.disconnect waits for the batch in flight; its chunk either commits or aborts.
-    await this.consumer.disconnect();
+    await this.guard.stop();
     const producers = [...this.producers.values()];
     this.producers.clear();
     await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
@@ -218,11 +255,14 @@ export class TransactionalTransformer {
     return p;
   }
 
+  /** Discards the partition's producer; the next attempt builds a new one (see the header comment). */
   private async dropProducer(topic: string, partition: number): Promise<void> {
     const key = `${topic}-${partition}`;
     const p = this.producers.get(key);
     this.producers.delete(key);
-    if (p) await (await p.catch(() => undefined))?.disconnect().catch(() => undefined);
+    if (!p) return;
+    recoveriesCounter(this.opts.metrics).inc({ component: this.opts.groupId, kind: 'producer_rebuilt' });
+    await (await p.catch(() => undefined))?.disconnect().catch(() => undefined);
   }
 
   private async releaseRevoked(assignment: Record<string, number[]>): Promise<void> {
@@ -242,14 +282,16 @@ export class TransactionalTransformer {
         await this.processChunk(topic, partition, chunk);
         return;
       } catch (err) {
+        await this.dropProducer(topic, partition);
         if (isFenced(err)) {
-          await this.dropProducer(topic, partition);
           throw new PipelineError(`producer for ${topic}-${partition} was fenced; another instance owns it`, {
             retriable: true,
             cause: err,
             context: { topic, partition },
           });
         }
+        // An outage of the database or registry is the guard's to wait out (pause and probe).
+        if (unavailableDependency(err)) throw err;
         if (!isRetriable(err) || attempt >= policy.maxAttempts || this.stopping) throw err;
         const wait = backoffMs(policy, attempt);
         this.log.warn(

@@ -15,6 +15,7 @@ import type { Logger } from '../shared/logger';
 import type { TopicNames } from '../shared/topics';
 import { decodeCanonicalBatch } from '../shared/canonicalBatch';
 import { applyEvents } from './store';
+import { ConsumerGuard, type GuardTuning } from '../shared/consumerGuard';
 
 export interface AggregatorDeps {
   kafka: Kafka;
@@ -29,6 +30,7 @@ export interface AggregatorDeps {
   now?: () => number;
   fromBeginning?: boolean;
   sessionTimeoutMs?: number;
+  guard?: GuardTuning;
 }
 
 export function createAggregator(deps: AggregatorDeps) {
@@ -56,6 +58,15 @@ export function createAggregator(deps: AggregatorDeps) {
   const consumer = deps.kafka.consumer({
     groupId: deps.groupId,
     sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+  const guard = new ConsumerGuard({
+    ...deps.guard,
+    kafka: deps.kafka,
+    consumer,
+    groupId: deps.groupId,
+    component: 'state-aggregator',
+    logger: deps.logger,
+    metrics: deps.metrics,
   });
 
   async function handle(partition: number, messages: KafkaMessage[]): Promise<void> {
@@ -85,19 +96,16 @@ export function createAggregator(deps: AggregatorDeps) {
 
   return {
     consumer,
+    readiness: () => guard.readiness(),
     async start(): Promise<void> {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [eventsTopic], fromBeginning: deps.fromBeginning ?? true });
-      await consumer.run({
-        eachBatch: async ({ batch, heartbeat }) => {
-          if (batch.messages.length === 0) return;
-          await handle(batch.partition, batch.messages);
-          await heartbeat();
+      await guard.start(
+        { topics: [eventsTopic], fromBeginning: deps.fromBeginning ?? true },
+        {
+          eachBatchAutoResolve: false,
+          eachBatch: guard.wrap(({ batch }) => handle(batch.partition, batch.messages), { resolve: true }),
         },
-      });
+      );
     },
-    async stop(): Promise<void> {
-      await consumer.disconnect();
-    },
+    stop: () => guard.stop(),
   };
 }

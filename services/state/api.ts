@@ -5,11 +5,12 @@
  *   GET /v1/users/:appUserId/entitlements           products the user has access to now, with expiry
  *   GET /openapi.json                               this API's OpenAPI 3.1 document (no auth)
  * Auth: `Authorization: Bearer <key>` or `x-api-key: <key>`, keys from config; 401 without a valid key.
+ * 400 (JSON) for a parameter that is invalid, holds NUL, or is not valid percent-encoded UTF-8.
  */
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { apiKeyAuth, badRequest as bad } from '../shared/http';
+import { apiErrorHandler, apiKeyAuth, badRequest as bad, storableText } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import { entitledAt } from './fold';
 import { openApiDocument } from './openapi';
@@ -22,10 +23,10 @@ export interface StateApiDeps {
   now?: () => number;
 }
 
-const Key = z.string().min(1).max(512);
+const Key = storableText(1, 512);
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().min(1).max(512).optional(),
+  cursor: storableText(1, 512).optional(),
 });
 
 export function createStateApi(deps: StateApiDeps): Express {
@@ -87,9 +88,6 @@ export function createStateApi(deps: StateApiDeps): Express {
     });
   });
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    deps.logger.error({ err }, 'query failed');
-    res.status(500).json({ error: 'internal', message: 'query failed' });
-  });
+  app.use(apiErrorHandler(deps.logger, 'query'));
   return app;
 }

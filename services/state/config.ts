@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { csv, kafkaEnv, port, postgresUrl } from '../shared/config';
+import { consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../shared/config';
 
 export const StateAggregatorConfig = z.object({
   ...kafkaEnv,
+  ...consumerGuardEnv,
   DATABASE_URL: postgresUrl,
   /** PostgreSQL schema holding this service's tables. */
   STATE_DB_SCHEMA: z

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { kafkaEnv, port, postgresUrl } from '../shared/config';
+import { consumerGuardEnv, kafkaEnv, port, postgresUrl } from '../shared/config';
 
 export const TriggersConfig = z.object({
   ...kafkaEnv,
+  ...consumerGuardEnv,
   DATABASE_URL: postgresUrl,
   TRIGGERS_DB_SCHEMA: z
     .string()

@@ -1,6 +1,11 @@
-import type { EventType, SubscriptionEvent, TriggerKind } from '../shared/generated/avro';
-import { decide, type TriggerHistory } from './decide';
-import { DEFAULT_RULES, Rules } from './rules';
+import {
+  EVENT_TYPE_SYMBOLS,
+  type EventType,
+  type SubscriptionEvent,
+  type TriggerKind,
+} from '../shared/generated/avro';
+import { decide, type CancelTarget, type TriggerHistory } from './decide';
+import { CANCEL_SCOPES, DEFAULT_RULES, Rules, type CancelScope } from './rules';
 
 const NOW = 1_770_000_000_000;
 const DAY = 86_400_000;
@@ -215,28 +220,136 @@ describe('decide: and stays silent where it should not', () => {
       ).emit,
     ).toEqual(['WELCOME']);
   });
+});
 
-  it('a comeback cancels pending offers for the subscription and the user', () => {
-    for (const type of [
-      'SUBSCRIPTION_STARTED',
-      'RENEWED',
-      'BILLING_RECOVERED',
-      'AUTO_RENEW_ENABLED',
-    ] as const) {
-      expect(decide(ev(type), none, NOW, DEFAULT_RULES).cancel).toEqual([
-        {
-          kinds: ['WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER'],
-          subscriptionKey: 'app_store:1',
-          appUserId: 'user-1',
-        },
-      ]);
+describe('decide: a cancellation reaches what its rule names', () => {
+  const sub = (...kinds: TriggerKind[]): CancelTarget => ({
+    scope: 'subscription',
+    kinds,
+    subscriptionKey: 'app_store:1',
+  });
+  const user = (...kinds: TriggerKind[]): CancelTarget => ({
+    scope: 'user',
+    kinds,
+    subscriptionKey: 'app_store:1',
+    appUserId: 'user-1',
+  });
+  const scoped = (winback: CancelScope, saveOffer: CancelScope, priceReminder: CancelScope): Rules => ({
+    ...DEFAULT_RULES,
+    winbackOffer: { ...DEFAULT_RULES.winbackOffer, cancelScope: winback },
+    cancellationSaveOffer: { ...DEFAULT_RULES.cancellationSaveOffer, cancelScope: saveOffer },
+    priceIncreaseConsentReminder: {
+      ...DEFAULT_RULES.priceIncreaseConsentReminder,
+      cancelScope: priceReminder,
+    },
+  });
+  const comebacks = [
+    'SUBSCRIPTION_STARTED',
+    'RENEWED',
+    'BILLING_RECOVERED',
+    'AUTO_RENEW_ENABLED',
+    'RESUMED',
+    'REFUND_REVERSED',
+  ] as const;
+
+  const rows: [string, SubscriptionEvent, Rules, CancelTarget[]][] = [
+    // Defaults: only the win-back reaches the user's other subscriptions.
+    ...comebacks.map((t): [string, SubscriptionEvent, Rules, CancelTarget[]] => [
+      `${t}: save offer of this subscription, win-backs of the user`,
+      ev(t),
+      DEFAULT_RULES,
+      [sub('CANCELLATION_SAVE_OFFER'), user('WINBACK_OFFER')],
+    ]),
+    [
+      'EXPIRED: save offer and price reminder of this subscription only',
+      ev('EXPIRED', { reason: 'VOLUNTARY' }),
+      DEFAULT_RULES,
+      [sub('CANCELLATION_SAVE_OFFER', 'PRICE_INCREASE_CONSENT_REMINDER')],
+    ],
+    [
+      'REVOKED: save offer and price reminder of this subscription only',
+      ev('REVOKED'),
+      DEFAULT_RULES,
+      [sub('CANCELLATION_SAVE_OFFER', 'PRICE_INCREASE_CONSENT_REMINDER')],
+    ],
+    [
+      'PRICE_INCREASE_ACCEPTED: price reminder of this subscription only',
+      ev('PRICE_INCREASE_ACCEPTED'),
+      DEFAULT_RULES,
+      [sub('PRICE_INCREASE_CONSENT_REMINDER')],
+    ],
+    [
+      'PRICE_CHANGE_CANCELED: price reminder of this subscription only',
+      ev('PRICE_CHANGE_CANCELED'),
+      DEFAULT_RULES,
+      [sub('PRICE_INCREASE_CONSENT_REMINDER')],
+    ],
+    // Scopes as configured.
+    [
+      'win-back scoped to the subscription',
+      ev('RENEWED'),
+      scoped('subscription', 'subscription', 'subscription'),
+      [sub('WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER')],
+    ],
+    [
+      'save offer scoped to the user',
+      ev('RENEWED'),
+      scoped('user', 'user', 'subscription'),
+      [user('WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER')],
+    ],
+    [
+      'price reminder scoped to the user, save offer not',
+      ev('EXPIRED'),
+      scoped('user', 'subscription', 'user'),
+      [sub('CANCELLATION_SAVE_OFFER'), user('PRICE_INCREASE_CONSENT_REMINDER')],
+    ],
+    // No user to widen to.
+    [
+      'user scope without an appUserId stays on the subscription',
+      ev('RENEWED', { appUserId: null }),
+      DEFAULT_RULES,
+      [sub('WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER')],
+    ],
+    [
+      'user scope with an empty appUserId stays on the subscription',
+      ev('RENEWED', { appUserId: '' }),
+      DEFAULT_RULES,
+      [sub('WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER')],
+    ],
+    // Events that settle nothing cancel nothing.
+    ['AUTO_RENEW_DISABLED cancels nothing', ev('AUTO_RENEW_DISABLED'), DEFAULT_RULES, []],
+    ['PRICE_INCREASE_PENDING cancels nothing', ev('PRICE_INCREASE_PENDING'), DEFAULT_RULES, []],
+    ['UNKNOWN cancels nothing', ev('UNKNOWN'), scoped('user', 'user', 'user'), []],
+    [
+      'a sandbox event cancels even when it fires nothing',
+      ev('RENEWED', { environment: 'SANDBOX' }),
+      DEFAULT_RULES,
+      [sub('CANCELLATION_SAVE_OFFER'), user('WINBACK_OFFER')],
+    ],
+  ];
+  it.each(rows)('%s', (_n, e, rules, cancel) => {
+    expect(decide(e, none, NOW, rules).cancel).toEqual(cancel);
+  });
+
+  // Every event type under every combination of scopes: a kind is cancelled user-wide exactly when its rule
+  // says so, and never twice.
+  const combos = CANCEL_SCOPES.flatMap((w) =>
+    CANCEL_SCOPES.flatMap((s) => CANCEL_SCOPES.map((p) => [w, s, p] as const)),
+  );
+  it.each(combos)('winback %s, save offer %s, price reminder %s: scope follows the rule', (w, s, p) => {
+    const scopeOf: Partial<Record<TriggerKind, CancelScope>> = {
+      WINBACK_OFFER: w,
+      CANCELLATION_SAVE_OFFER: s,
+      PRICE_INCREASE_CONSENT_REMINDER: p,
+    };
+    let cancelled = 0;
+    for (const type of EVENT_TYPE_SYMBOLS) {
+      const targets = decide(ev(type), none, NOW, scoped(w, s, p)).cancel;
+      const kinds = targets.flatMap((t) => t.kinds.map((k) => [k, t.scope] as const));
+      expect(new Set(kinds.map(([k]) => k)).size).toBe(kinds.length);
+      for (const [kind, scope] of kinds) expect([type, kind, scope]).toEqual([type, kind, scopeOf[kind]]);
+      cancelled += kinds.length;
     }
-    expect(decide(ev('PRICE_INCREASE_ACCEPTED'), none, NOW, DEFAULT_RULES).cancel[0]!.kinds).toEqual([
-      'PRICE_INCREASE_CONSENT_REMINDER',
-    ]);
-    // Cancellations apply to sandbox events even when they fire nothing.
-    expect(decide(ev('RENEWED', { environment: 'SANDBOX' }), none, NOW, DEFAULT_RULES).cancel).toHaveLength(
-      1,
-    );
+    expect(cancelled).toBeGreaterThan(0);
   });
 });

@@ -3,8 +3,8 @@
  * triggerIds are deterministic (`<kind>:<subscriptionKey>:<cause eventId>`), so a replayed event decides
  * the same triggers and the outbox drops the repeats.
  */
-import type { EngagementTrigger, SubscriptionEvent, TriggerKind } from '../shared/generated/avro';
-import type { Rules } from './rules';
+import type { EngagementTrigger, EventType, SubscriptionEvent, TriggerKind } from '../shared/generated/avro';
+import type { CancelScope, Rules } from './rules';
 
 const DAY_MS = 86_400_000;
 
@@ -15,11 +15,13 @@ export interface TriggerHistory {
   userRefunds: number;
 }
 
-export interface CancelTarget {
-  kinds: TriggerKind[];
-  subscriptionKey: string;
-  appUserId: string | null;
-}
+/**
+ * Pending triggers of `kinds` to cancel: those of the subscription, and with scope `user` also those of
+ * every other subscription of the appUserId. The scope comes from the rule of each kind.
+ */
+export type CancelTarget =
+  | { scope: 'subscription'; kinds: TriggerKind[]; subscriptionKey: string }
+  | { scope: 'user'; kinds: TriggerKind[]; subscriptionKey: string; appUserId: string };
 
 export interface Decision {
   emit: EngagementTrigger[];
@@ -28,7 +30,7 @@ export interface Decision {
 }
 
 /** Events after which a pending offer makes no sense any more. */
-const CAME_BACK = new Set([
+const CAME_BACK = new Set<EventType>([
   'SUBSCRIPTION_STARTED',
   'RENEWED',
   'BILLING_RECOVERED',
@@ -36,16 +38,46 @@ const CAME_BACK = new Set([
   'RESUMED',
   'REFUND_REVERSED',
 ]);
-const PRICE_SETTLED = new Set(['PRICE_INCREASE_ACCEPTED', 'PRICE_CHANGE_CANCELED', 'EXPIRED', 'REVOKED']);
+const PRICE_SETTLED = new Set<EventType>([
+  'PRICE_INCREASE_ACCEPTED',
+  'PRICE_CHANGE_CANCELED',
+  'EXPIRED',
+  'REVOKED',
+]);
+
+/** The kinds that wait (delayed), so can be cancelled: which events cancel each, and which rule scopes it. */
+type Cancellable = 'WINBACK_OFFER' | 'CANCELLATION_SAVE_OFFER' | 'PRICE_INCREASE_CONSENT_REMINDER';
+const CANCELLED_BY: Record<Cancellable, { by: ReadonlySet<EventType>; scope: (r: Rules) => CancelScope }> = {
+  WINBACK_OFFER: { by: CAME_BACK, scope: (r) => r.winbackOffer.cancelScope },
+  CANCELLATION_SAVE_OFFER: {
+    by: new Set<EventType>([...CAME_BACK, 'EXPIRED', 'REVOKED']),
+    scope: (r) => r.cancellationSaveOffer.cancelScope,
+  },
+  PRICE_INCREASE_CONSENT_REMINDER: {
+    by: PRICE_SETTLED,
+    scope: (r) => r.priceIncreaseConsentReminder.cancelScope,
+  },
+};
+
+const CANCELLABLE = Object.keys(CANCELLED_BY) as Cancellable[];
+
+/** What `e` cancels, one target per scope. Without an appUserId there is no user to widen to. */
+export function cancellations(e: SubscriptionEvent, rules: Rules): CancelTarget[] {
+  const hit = CANCELLABLE.filter((k) => CANCELLED_BY[k].by.has(e.type));
+  const user = e.appUserId || null;
+  const widened = (k: Cancellable) => user !== null && CANCELLED_BY[k].scope(rules) === 'user';
+  const own = hit.filter((k) => !widened(k));
+  const wide = hit.filter(widened);
+  const targets: CancelTarget[] = [];
+  if (own.length > 0) targets.push({ scope: 'subscription', kinds: own, subscriptionKey: e.subscriptionKey });
+  if (wide.length > 0 && user !== null)
+    targets.push({ scope: 'user', kinds: wide, subscriptionKey: e.subscriptionKey, appUserId: user });
+  return targets;
+}
 
 export function decide(e: SubscriptionEvent, history: TriggerHistory, now: number, rules: Rules): Decision {
-  const d: Decision = { emit: [], schedule: [], cancel: [] };
-  const cancel = (kinds: TriggerKind[]) =>
-    d.cancel.push({ kinds, subscriptionKey: e.subscriptionKey, appUserId: e.appUserId });
-  if (CAME_BACK.has(e.type)) cancel(['WINBACK_OFFER', 'CANCELLATION_SAVE_OFFER']);
-  if (e.type === 'EXPIRED' || e.type === 'REVOKED') cancel(['CANCELLATION_SAVE_OFFER']);
-  if (PRICE_SETTLED.has(e.type)) cancel(['PRICE_INCREASE_CONSENT_REMINDER']);
-
+  // Cancellations apply even when the event fires nothing (sandbox): a pending trigger must not outlive its reason.
+  const d: Decision = { emit: [], schedule: [], cancel: cancellations(e, rules) };
   if (e.environment === 'SANDBOX' && !rules.fireInSandbox) return d;
 
   const make = (

@@ -1,7 +1,8 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
+import { codecFor, probeRegistry } from '../shared/avro';
+import { probeDatabase } from '../shared/db';
 import { connectClients, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
@@ -44,11 +45,22 @@ async function main(): Promise<void> {
     metrics,
     groupId: config.TRIGGERS_GROUP_ID,
     pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
+    guard: {
+      probes: {
+        database: () => probeDatabase(pool),
+        registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
+      },
+      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
+      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+    },
   });
-  const joined = trackJoined(service.consumer, metrics);
+  trackJoined(service.consumer, metrics);
   await service.start();
   const app = express();
-  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
+  mountOps(app, {
+    metrics,
+    ready: consumerReady({ guard: service, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
+  });
   const server = await listen(app, config.PORT);
   logger.info(
     { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },

@@ -42,6 +42,47 @@ describe('trigger rules', () => {
   });
 });
 
+describe('cancellation scope', () => {
+  it('defaults to the subscription, and to the user only for win-backs', () => {
+    expect(DEFAULT_RULES).toMatchObject({
+      cancellationSaveOffer: { cancelScope: 'subscription' },
+      winbackOffer: { cancelScope: 'user' },
+      priceIncreaseConsentReminder: { cancelScope: 'subscription' },
+    });
+    // A rule given without its scope gets the same default as one left out.
+    const r = parseRules(JSON.stringify({ winbackOffer: { delaySeconds: 60 }, cancellationSaveOffer: {} }));
+    expect(r.ok && [r.rules.winbackOffer.cancelScope, r.rules.cancellationSaveOffer.cancelScope]).toEqual([
+      'user',
+      'subscription',
+    ]);
+  });
+
+  it.each(['rules.example.json', 'rules.local.json'])('%s states every scope', (file) => {
+    const text = readFileSync(resolve(__dirname, file), 'utf8');
+    const json = JSON.parse(text) as Record<string, { cancelScope?: string }>;
+    expect([
+      json.cancellationSaveOffer?.cancelScope,
+      json.winbackOffer?.cancelScope,
+      json.priceIncreaseConsentReminder?.cancelScope,
+    ]).toEqual(['subscription', 'user', 'subscription']);
+    expect(parseRules(text, file).ok).toBe(true);
+  });
+
+  it('takes a configured scope and names a bad one', () => {
+    const r = parseRules(JSON.stringify({ priceIncreaseConsentReminder: { cancelScope: 'user' } }));
+    expect(r.ok && r.rules.priceIncreaseConsentReminder.cancelScope).toBe('user');
+    const bad = parseRules(
+      JSON.stringify({ winbackOffer: { cancelScope: 'everyone' }, welcome: { cancelScope: 'user' } }),
+      'rules.json',
+    );
+    expect(bad.ok ? [] : bad.problems.sort()).toEqual([
+      // Kinds that fire at once are never pending, so there is nothing to scope.
+      'rules.json: welcome: Unrecognized key: "cancelScope"',
+      'rules.json: winbackOffer.cancelScope: Invalid option: expected one of "subscription"|"user"',
+    ]);
+  });
+});
+
 describe('local demo rules', () => {
   it('parse', () => {
     const r = parseRules(readFileSync(resolve(__dirname, 'rules.local.json'), 'utf8'), 'rules.local.json');

@@ -10,6 +10,16 @@ const DAY = 86_400;
 const on = { enabled: z.boolean().default(true) };
 const seconds = (max: number) => z.number().int().min(0).max(max);
 
+/**
+ * How far an event's cancellation of a pending trigger reaches: only the subscription the event is about,
+ * or every subscription of the same appUserId (an event without an appUserId stays on its subscription).
+ * `user` fits win-backs, which a return on any subscription makes pointless; an offer or reminder about one
+ * subscription must survive what happens to the user's others.
+ */
+export const CANCEL_SCOPES = ['subscription', 'user'] as const;
+export type CancelScope = (typeof CANCEL_SCOPES)[number];
+const cancelScope = (fallback: CancelScope) => z.enum(CANCEL_SCOPES).default(fallback);
+
 export const Rules = z
   .object({
     /** Sandbox events fire nothing unless this is true. */
@@ -19,9 +29,9 @@ export const Rules = z
     paymentFailed: z.object(on).strict().default({ enabled: true }),
     accessLost: z.object(on).strict().default({ enabled: true }),
     cancellationSaveOffer: z
-      .object({ ...on, delaySeconds: seconds(90 * DAY).default(0) })
+      .object({ ...on, delaySeconds: seconds(90 * DAY).default(0), cancelScope: cancelScope('subscription') })
       .strict()
-      .default({ enabled: true, delaySeconds: 0 }),
+      .default({ enabled: true, delaySeconds: 0, cancelScope: 'subscription' }),
     winbackOffer: z
       .object({
         ...on,
@@ -33,14 +43,24 @@ export const Rules = z
           )
           .min(1)
           .default(['VOLUNTARY', 'BILLING_ERROR']),
+        cancelScope: cancelScope('user'),
       })
       .strict()
-      .default({ enabled: true, delaySeconds: 7 * DAY, reasons: ['VOLUNTARY', 'BILLING_ERROR'] }),
+      .default({
+        enabled: true,
+        delaySeconds: 7 * DAY,
+        reasons: ['VOLUNTARY', 'BILLING_ERROR'],
+        cancelScope: 'user',
+      }),
     planChangeConfirmation: z.object(on).strict().default({ enabled: true }),
     priceIncreaseConsentReminder: z
-      .object({ ...on, secondsBeforeDeadline: seconds(60 * DAY).default(3 * DAY) })
+      .object({
+        ...on,
+        secondsBeforeDeadline: seconds(60 * DAY).default(3 * DAY),
+        cancelScope: cancelScope('subscription'),
+      })
       .strict()
-      .default({ enabled: true, secondsBeforeDeadline: 3 * DAY }),
+      .default({ enabled: true, secondsBeforeDeadline: 3 * DAY, cancelScope: 'subscription' }),
     refundRequestResponseDue: z
       .object({
         ...on,

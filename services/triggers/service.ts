@@ -2,6 +2,8 @@
  * churn-triggers: consumes the canonical topic (own group); per batch, one PostgreSQL transaction records
  * each new event, loads its history, decides (pure) and writes the decision to the outbox; kafkajs then
  * commits offsets. A publisher loop sends due outbox rows as Avro EngagementTriggers and marks them sent.
+ * The publisher starts before the consumer: it needs no partitions (rows are claimed with SKIP LOCKED), and
+ * joining the group can take up to the session timeout after a crash, which due triggers must not wait for.
  * Delivery to the topic is at-least-once: a crash between the send and the mark re-sends the same
  * triggerId, which consumers dedupe on.
  */
@@ -9,6 +11,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { AvroCodec } from '../shared/avro';
+import { ConsumerGuard, type BatchHandler, type GuardTuning } from '../shared/consumerGuard';
 import { inTransaction } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import type { Logger } from '../shared/logger';
@@ -32,6 +35,7 @@ export interface TriggerServiceDeps {
   pollIntervalMs?: number;
   now?: () => number;
   sessionTimeoutMs?: number;
+  guard?: GuardTuning;
 }
 
 export function createTriggerService(deps: TriggerServiceDeps) {
@@ -46,6 +50,15 @@ export function createTriggerService(deps: TriggerServiceDeps) {
   const consumer = deps.kafka.consumer({
     groupId: deps.groupId,
     sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+  const guard = new ConsumerGuard({
+    ...deps.guard,
+    kafka: deps.kafka,
+    consumer,
+    groupId: deps.groupId,
+    component: 'churn-triggers',
+    logger: deps.logger,
+    metrics: deps.metrics,
   });
   const topic = deps.names.name('engagementTriggers');
   let timer: NodeJS.Timeout | undefined;
@@ -85,42 +98,54 @@ export function createTriggerService(deps: TriggerServiceDeps) {
       });
   };
 
+  const haltPublisher = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await publishing;
+  };
+
+  const eachBatch: BatchHandler = async ({ batch }) => {
+    const { events } = await decodeCanonicalBatch({
+      messages: batch.messages,
+      topic: batch.topic,
+      partition: batch.partition,
+      codec: deps.eventCodec,
+      producer: deps.producer,
+      dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
+      logger: deps.logger,
+      now: now(),
+    });
+    await inTransaction(deps.pool, async (c) => {
+      for (const e of events) {
+        if (!(await markApplied(c, e.eventId))) continue;
+        const at = now();
+        const history = await loadHistory(c, e, at, deps.rules.refundAbuseSuspected.windowDays);
+        await applyDecision(c, decide(e, history, at, deps.rules));
+      }
+    });
+  };
+
   return {
     consumer,
     publishDue,
+    readiness: () => guard.readiness(),
+    /** Publishes due triggers at once, then joins the group (which may take up to the session timeout). */
     async start(): Promise<void> {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [deps.names.name('subscriptionEvents')], fromBeginning: true });
-      await consumer.run({
-        eachBatch: async ({ batch, heartbeat }) => {
-          const { events } = await decodeCanonicalBatch({
-            messages: batch.messages,
-            topic: batch.topic,
-            partition: batch.partition,
-            codec: deps.eventCodec,
-            producer: deps.producer,
-            dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
-            logger: deps.logger,
-            now: now(),
-          });
-          await inTransaction(deps.pool, async (c) => {
-            for (const e of events) {
-              if (!(await markApplied(c, e.eventId))) continue;
-              const at = now();
-              const history = await loadHistory(c, e, at, deps.rules.refundAbuseSuspected.windowDays);
-              await applyDecision(c, decide(e, history, at, deps.rules));
-            }
-          });
-          await heartbeat();
-        },
-      });
       loop();
+      try {
+        await guard.start(
+          { topics: [deps.names.name('subscriptionEvents')], fromBeginning: true },
+          { eachBatchAutoResolve: false, eachBatch: guard.wrap(eachBatch, { resolve: true }) },
+        );
+      } catch (err) {
+        // A service that failed to start must not keep publishing behind its caller's back.
+        await haltPublisher();
+        throw err;
+      }
     },
     async stop(): Promise<void> {
-      stopped = true;
-      clearTimeout(timer);
-      await publishing;
-      await consumer.disconnect();
+      await haltPublisher();
+      await guard.stop();
     },
   };
 }

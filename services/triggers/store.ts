@@ -7,7 +7,8 @@
 import type { PoolClient } from 'pg';
 import type { Migration } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent, TriggerKind } from '../shared/generated/avro';
-import type { Decision, TriggerHistory } from './decide';
+import { assertNever } from '../shared/errors';
+import type { CancelTarget, Decision, TriggerHistory } from './decide';
 
 export const TRIGGER_MIGRATIONS: Migration[] = [
   {
@@ -72,14 +73,28 @@ export async function loadHistory(
   return { userRefunds: refunds, recent: recent.rows.map((r) => ({ kind: r.kind, at: Number(r.due_at) })) };
 }
 
-export async function applyDecision(c: PoolClient, d: Decision): Promise<void> {
-  for (const t of d.cancel) {
-    await c.query(
-      `UPDATE trigger_outbox SET status = 'cancelled' WHERE status = 'pending' AND kind = ANY($1)
-       AND (subscription_key = $2 OR ($3::text IS NOT NULL AND app_user_id = $3))`,
-      [t.kinds, t.subscriptionKey, t.appUserId],
-    );
+const CANCEL_PENDING = `UPDATE trigger_outbox SET status = 'cancelled' WHERE status = 'pending' AND kind = ANY($1)`;
+
+/** Only a `user` target reaches the user's other subscriptions; the statement differs, not a parameter. */
+async function cancel(c: PoolClient, t: CancelTarget): Promise<void> {
+  switch (t.scope) {
+    case 'subscription':
+      await c.query(`${CANCEL_PENDING} AND subscription_key = $2`, [t.kinds, t.subscriptionKey]);
+      return;
+    case 'user':
+      await c.query(`${CANCEL_PENDING} AND (subscription_key = $2 OR app_user_id = $3)`, [
+        t.kinds,
+        t.subscriptionKey,
+        t.appUserId,
+      ]);
+      return;
+    default:
+      assertNever(t, 'cancel scope');
   }
+}
+
+export async function applyDecision(c: PoolClient, d: Decision): Promise<void> {
+  for (const t of d.cancel) await cancel(c, t);
   for (const t of [...d.emit, ...d.schedule]) {
     await c.query(
       `INSERT INTO trigger_outbox (trigger_id, kind, subscription_key, app_user_id, due_at, trigger) VALUES ($1, $2, $3, $4, $5, $6)

@@ -14,7 +14,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
-import { apiKeyAuth, badRequest } from '../shared/http';
+import { apiErrorHandler, apiKeyAuth, badRequest, storableText } from '../shared/http';
 import type { Logger } from '../shared/logger';
 import { CreateEndpoint, EndpointError, type EndpointManager, UpdateEndpoint } from './endpoints';
 import { getDelivery, getEndpoint, listDeliveries, listEndpoints, replay, toPublic } from './store';
@@ -29,7 +29,7 @@ export interface WebhookApiDeps {
   now?: () => number;
 }
 
-const Id = z.string().min(1).max(128);
+const Id = storableText(1, 128);
 const DeliveryId = z.string().regex(/^\d{1,18}$/, 'must be a delivery id');
 const Iso = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 const DeliveryQuery = z.object({
@@ -205,8 +205,8 @@ export function createWebhookApi(deps: WebhookApiDeps): Express {
         .status(e.status ?? 400)
         .json({ error: 'bad_request', message: 'body must be JSON under 64 kB' });
     }
-    deps.logger.error({ err }, 'admin API request failed');
-    res.status(500).json({ error: 'internal', message: 'request failed' });
+    next(err);
   });
+  app.use(apiErrorHandler(deps.logger, 'admin API request'));
   return app;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, csv, kafkaEnv, port, postgresUrl } from '../shared/config';
+import { bool, consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../shared/config';
 import { parseDurations } from './policy';
 import { parseCidr } from './ssrf';
 
@@ -17,6 +17,7 @@ const oneDuration = duration
 
 export const WebhookFanoutConfig = z.object({
   ...kafkaEnv,
+  ...consumerGuardEnv,
   DATABASE_URL: postgresUrl,
   WEBHOOK_DB_SCHEMA: z
     .string()

@@ -1,8 +1,9 @@
 /** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
 import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
+import { codecFor, probeRegistry } from '../shared/avro';
 import { connectClients, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
+import { probeDatabase } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
@@ -75,11 +76,22 @@ async function main(): Promise<void> {
     maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
     leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
+    guard: {
+      probes: {
+        database: () => probeDatabase(pool),
+        registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
+      },
+      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
+      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+    },
   });
-  const joined = trackJoined(service.consumer, metrics);
+  trackJoined(service.consumer, metrics);
   await service.start();
   const app = express();
-  mountOps(app, { metrics, ready: consumerReady({ joined, registryUrl: config.SCHEMA_REGISTRY_URL, pool }) });
+  mountOps(app, {
+    metrics,
+    ready: consumerReady({ guard: service, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
+  });
   app.use(createWebhookApi({ pool, manager, apiKeys: config.WEBHOOK_API_KEYS, logger, onDue: service.wake }));
   const server = await listen(app, config.PORT);
   logger.info(

@@ -16,6 +16,7 @@ import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/a
 import type { Logger } from '../shared/logger';
 import type { TopicNames } from '../shared/topics';
 import { DLQ_HEADERS } from '../shared/transactional';
+import { ConsumerGuard, type GuardTuning } from '../shared/consumerGuard';
 import { fromEvent, fromTrigger, matches, type WebhookMessage } from './messages';
 import { describe as describeResult, endpointHealth, nextStep, type Next, type RetryPolicy } from './policy';
 import type { SendResult, WebhookSender } from './sender';
@@ -57,6 +58,7 @@ export interface FanoutDeps {
   sessionTimeoutMs?: number;
   /** How long stop() waits for attempts in flight before leaving them to their leases. */
   shutdownGraceMs?: number;
+  guard?: GuardTuning;
 }
 
 export function createFanoutService(deps: FanoutDeps) {
@@ -111,6 +113,15 @@ export function createFanoutService(deps: FanoutDeps) {
   const consumer = deps.kafka.consumer({
     groupId: deps.groupId,
     sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+  const guard = new ConsumerGuard({
+    ...deps.guard,
+    kafka: deps.kafka,
+    consumer,
+    groupId: deps.groupId,
+    component: 'webhook-fanout',
+    logger: deps.logger,
+    metrics: deps.metrics,
   });
   const eventsTopic = deps.names.name('subscriptionEvents');
   const triggersTopic = deps.names.name('engagementTriggers');
@@ -359,6 +370,7 @@ export function createFanoutService(deps: FanoutDeps) {
 
   return {
     consumer,
+    readiness: () => guard.readiness(),
     /** Runs a dispatch round now (tests, and after API changes such as enable or replay). */
     wake,
     async start(): Promise<void> {
@@ -366,31 +378,35 @@ export function createFanoutService(deps: FanoutDeps) {
       // still joining its group, which can take a session timeout when a dead member held partitions.
       poll = setInterval(wake, deps.pollIntervalMs);
       wake();
-      await consumer.connect();
       const topics = deps.triggerCodec ? [eventsTopic, triggersTopic] : [eventsTopic];
-      await consumer.subscribe({ topics, fromBeginning: true });
-      await consumer.run({
-        // Partitions are independent here (deliveries are keyed by message and endpoint).
-        partitionsConsumedConcurrently: 3,
-        eachBatch: async ({ batch, heartbeat }) => {
-          try {
-            await record(batch.topic, batch.partition, batch.messages);
-          } catch (err) {
-            // kafkajs retries the batch from the committed offset; say why, with where.
-            deps.logger.error(
-              { err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() },
-              'recording deliveries failed; the batch will be retried',
-            );
-            throw err;
-          }
-          await heartbeat();
+      await guard.start(
+        { topics, fromBeginning: true },
+        {
+          // Partitions are independent here (deliveries are keyed by message and endpoint).
+          partitionsConsumedConcurrently: 3,
+          eachBatchAutoResolve: false,
+          eachBatch: guard.wrap(
+            async ({ batch }) => {
+              try {
+                await record(batch.topic, batch.partition, batch.messages);
+              } catch (err) {
+                // kafkajs retries the batch from the committed offset (or the guard pauses); say why, with where.
+                deps.logger.error(
+                  { err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() },
+                  'recording deliveries failed; the batch will be retried',
+                );
+                throw err;
+              }
+            },
+            { resolve: true },
+          ),
         },
-      });
+      );
     },
     async stop(): Promise<void> {
       stopped = true;
       clearInterval(poll);
-      await consumer.disconnect();
+      await guard.stop();
       // Attempts in flight get a bounded time to finish and be recorded; any left keep their lease and
       // are attempted again (same webhook-id) by whichever instance runs next.
       const grace = new Promise((r) => setTimeout(r, deps.shutdownGraceMs ?? 10_000).unref());

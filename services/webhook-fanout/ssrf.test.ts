@@ -52,6 +52,30 @@ describe('SSRF guard', () => {
     },
   );
 
+  // IPv6 forms that carry an IPv4 address, which a host or translator may route to that IPv4 address.
+  it.each([
+    ['IPv4-compatible (::/96), loopback', '::7f00:1'],
+    ['IPv4-compatible, dotted', '::127.0.0.1'],
+    ['IPv4-compatible, metadata', '::a9fe:a9fe'],
+    ['IPv4-compatible, even a public address', '::808:808'],
+    ['IPv4-mapped, hex form', '::ffff:7f00:1'],
+    ['IPv4-translated (::ffff:0:0:0/96)', '::ffff:0:7f00:1'],
+    ['IPv4-translated, dotted', '::ffff:0:169.254.169.254'],
+    ['NAT64 well-known prefix', '64:ff9b::7f00:1'],
+    ['NAT64 local-use prefix', '64:ff9b:1::7f00:1'],
+    ['6to4', '2002:7f00:1::1'],
+    ['Teredo', '2001:0:4136:e378:8000:63bf:3fff:fdd2'],
+  ])('refuses %s: %s', (_form, address) => {
+    expect(guard.refusal(address, 'https:')).toMatch(/private|loopback|reserved/);
+  });
+
+  it('refuses an IPv4-compatible loopback URL, however it is spelled', async () => {
+    const resolve = fakeResolver({});
+    expect(await guard.check('https://[::7f00:1]/hook', resolve)).toMatch(/reserved/);
+    expect(await guard.check('https://[::127.0.0.1]:8443/hook', resolve)).toMatch(/reserved/);
+    expect(await guard.check('https://[0:0:0:0:0:0:7f00:1]/', resolve)).toMatch(/reserved/);
+  });
+
   it('refuses plain http to public addresses; allows both to allow-listed ones', () => {
     expect(guard.refusal('8.8.8.8', 'http:')).toMatch(/plain http/);
     const local = new SsrfGuard(['127.0.0.1/32', '10.5.0.0/16']);

@@ -28,12 +28,18 @@ const BLOCKED_V4: [string, number][] = [
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
 ];
+// IPv4-mapped ::ffff:0:0/96 is not listed: refusal() judges the IPv4 address it maps to (and BlockList
+// applies the IPv4 rules to the hex spelling, ::ffff:7f00:1). Every other form that embeds an IPv4 address
+// is refused whole, public or not: a host or translator may route it to that IPv4 address.
 const BLOCKED_V6: [string, number][] = [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
+  // Unspecified (::), loopback (::1) and the deprecated IPv4-compatible ::a.b.c.d (RFC 4291 section
+  // 2.5.5.1), which a host with an automatic tunnel sends to a.b.c.d: ::7f00:1 is 127.0.0.1.
+  ['::', 96],
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT, RFC 2765): ::ffff:0:a.b.c.d
   ['64:ff9b::', 96], // NAT64: would reach IPv4 addresses through a translator
   ['64:ff9b:1::', 48],
   ['100::', 64], // discard
+  ['2001::', 32], // Teredo: embeds the server's and (obfuscated) client's IPv4 addresses
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4: embeds an IPv4 address
   ['fc00::', 7], // unique local, including fd00:ec2::254 (AWS metadata over IPv6)

@@ -50,7 +50,8 @@ describe('App Store receiver (real HTTP, real Kafka)', () => {
     });
     const notCa = await createPki({ intermediateIsCa: false, root: { der: pki.rootDer, key: pki.rootKey } });
     const validBody = signedBody(good, pki).toString();
-    const [h, , s] = JSON.parse(validBody).signedPayload.split('.') as string[];
+    const [h, p, s] = JSON.parse(validBody).signedPayload.split('.') as string[];
+    const b64u = (text: string) => Buffer.from(text).toString('base64url');
     const editedPayload = Buffer.from(
       JSON.stringify({ ...good.payload, notificationType: 'REFUND' }),
     ).toString('base64url');
@@ -99,6 +100,14 @@ describe('App Store receiver (real HTTP, real Kafka)', () => {
         'bundle',
       ],
       ['garbage JWS', JSON.stringify({ signedPayload: 'not.a.jws' }), 'jws'],
+      // Segments that are JSON but not objects: once a TypeError and a 500.
+      ['header that is JSON null', JSON.stringify({ signedPayload: `${b64u('null')}.${p}.${s}` }), 'jws'],
+      ['header that is a JSON array', JSON.stringify({ signedPayload: `${b64u('[]')}.${p}.${s}` }), 'jws'],
+      [
+        'correctly signed payload that is JSON null',
+        JSON.stringify({ signedPayload: signJws(null, pki) }),
+        'jws',
+      ],
     ];
     for (const [name, body, check] of forgeries) {
       const res = await post(`${receiver.url}/app-store/v2`, body);

@@ -57,6 +57,13 @@ describe('Play Store receiver (real HTTP, real Kafka)', () => {
       ['wrong email', await issuer.mint({ email: 'someone@evil.example' }), 403, 'email'],
       ['unverified email', await issuer.mint({ email_verified: false }), 403, 'email_verified'],
       ['expired', await issuer.mint({}, { iat: now - 7200, exp: now - 3600 }), 401, 'jwt_expired'],
+      // Beyond the 60 s skew the README promises.
+      [
+        'issued an hour in the future',
+        await issuer.mint({}, { iat: now + 3600 }),
+        401,
+        'jwt_claim_validation_failed',
+      ],
       [
         'unknown key',
         await issuer.mint({}, { key: other.privateKey, kid: 'unknown-kid' }),

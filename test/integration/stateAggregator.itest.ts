@@ -304,3 +304,43 @@ describe('state aggregator: a Play Store scenario', () => {
     }
   });
 });
+
+describe('state query API: path parameters PostgreSQL or the URL decoder cannot take', () => {
+  it('answers 400 with a JSON error, never 500', async () => {
+    const { pool } = await migratedPool();
+    const api = await serve(createStateApi({ pool, apiKeys: [API_KEY], logger: testLogger }));
+    const get = async (path: string) => {
+      const res = await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      return { path, status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      const paths = [
+        // NUL: PostgreSQL refuses it in text ("invalid byte sequence for encoding UTF8: 0x00").
+        '/v1/subscriptions/%00',
+        '/v1/subscriptions/app_store:1%002',
+        '/v1/users/%00/subscriptions',
+        '/v1/users/user-1/subscriptions?cursor=%00',
+        '/v1/users/%00/entitlements',
+        // Not valid percent-encoding: a truncated UTF-8 sequence, not hex, a lone surrogate.
+        '/v1/subscriptions/%E0%A4%A',
+        '/v1/subscriptions/%zz',
+        '/v1/users/%zz/subscriptions',
+        '/v1/users/%ED%A0%80/entitlements',
+      ];
+      const answers = [];
+      for (const path of paths) answers.push(await get(path));
+      expect(answers).toEqual(
+        paths.map((path) => ({
+          path,
+          status: 400,
+          body: { error: 'bad_request', message: expect.any(String) },
+        })),
+      );
+      // The same routes still answer normally.
+      expect((await get('/v1/subscriptions/app_store:nope')).status).toBe(404);
+    } finally {
+      await api.close();
+      await pool.end();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
 import { AppleVerifier, type AppleVerifierOptions } from '../../services/app-store/verify';
 import { createAppStoreReceiver } from '../../services/receiver-app-store/app';
-import { kafkaPublisher } from '../../services/shared/publisher';
+import { KafkaPublisher } from '../../services/shared/publisher';
 import { createIdempotentProducer } from '../../services/shared/kafka';
 import { serve } from './http';
 import { testLogger } from './kafka';
@@ -32,8 +32,13 @@ export async function startAppStoreReceiver(
   verifier: Partial<AppleVerifierOptions> & { extraRoots?: Buffer[] } = {},
   opts: { publishTimeoutMs?: number; bodyLimitBytes?: number } = {},
 ) {
-  const producer = createIdempotentProducer(kafka); // the receivers' own producer settings
-  await producer.connect().catch(() => undefined); // a dead cluster is a test case (503)
+  // The receivers' own publisher and producer settings; a dead cluster is a test case (503).
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    timeoutMs: opts.publishTimeoutMs ?? 5000,
+    logger: testLogger,
+  });
+  await publisher.start().catch(() => undefined);
   const metrics = new Registry();
   const app = createAppStoreReceiver({
     verifier: new AppleVerifier({
@@ -43,7 +48,7 @@ export async function startAppStoreReceiver(
       appAppleIds: verifier.appAppleIds ?? [6450284872, 1234567890],
       effectiveDate: verifier.effectiveDate ?? 'signed-date',
     }),
-    publish: kafkaPublisher(producer, opts.publishTimeoutMs ?? 5000),
+    publish: publisher.publish,
     rawTopic,
     logger: testLogger,
     metrics,
@@ -56,7 +61,7 @@ export async function startAppStoreReceiver(
     metrics,
     close: async () => {
       await server.close();
-      await producer.disconnect().catch(() => undefined);
+      await publisher.stop();
     },
   };
 }

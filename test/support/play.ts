@@ -6,7 +6,7 @@ import { createFakePlayApi } from '../../services/play-store/fakePlayApi';
 import { createPlayReceiver } from '../../services/receiver-play-store/app';
 import { remoteJwks, type PushAuth } from '../../services/receiver-play-store/auth';
 import { createIdempotentProducer } from '../../services/shared/kafka';
-import { kafkaPublisher } from '../../services/shared/publisher';
+import { KafkaPublisher } from '../../services/shared/publisher';
 import type { TopicNames } from '../../services/shared/topics';
 import { PACKAGE } from '../../services/play-store/testing';
 import { serve } from './http';
@@ -54,15 +54,20 @@ export async function startPlayReceiver(
   names: TopicNames,
   auth: PushAuth | { mode: 'oidc-url'; jwksUrl: string },
 ) {
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect().catch(() => undefined);
+  // The receivers' own publisher and producer settings; a dead cluster is a test case (503).
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    timeoutMs: 3000,
+    logger: testLogger,
+  });
+  await publisher.start().catch(() => undefined);
   const resolved: PushAuth =
     auth.mode === 'oidc-url'
       ? { mode: 'oidc', jwks: remoteJwks(auth.jwksUrl), audience: AUDIENCE, serviceAccountEmail: PUSH_SA }
       : auth;
   const app = createPlayReceiver({
     auth: resolved,
-    publish: kafkaPublisher(producer, 3000),
+    publish: publisher.publish,
     rawTopic: names.name('rawPlayStore'),
     dlqTopic: names.name('rawPlayStoreDlq'),
     packageNames: [PACKAGE],
@@ -75,7 +80,7 @@ export async function startPlayReceiver(
     url: server.url,
     close: async () => {
       await server.close();
-      await producer.disconnect().catch(() => undefined);
+      await publisher.stop();
     },
   };
 }
