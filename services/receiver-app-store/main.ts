@@ -6,9 +6,9 @@ import { loadCertificates } from '../app-store/certs';
 import { AppleVerifier } from '../app-store/verify';
 import { loadConfigOrExit } from '../shared/config';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { KafkaPublisher } from '../shared/publisher';
+import { startPublisher } from '../shared/bootstrap';
 import { TopicNames } from '../shared/topics';
 import { createAppStoreReceiver } from './app';
 import { ReceiverAppStoreConfig } from './config';
@@ -31,17 +31,7 @@ async function main(): Promise<void> {
   });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: SERVICE, logger });
   const metrics = createMetricsRegistry(SERVICE);
-  const publisher = new KafkaPublisher({
-    createProducer: () => createIdempotentProducer(kafka),
-    createAdmin: () => kafka.admin(),
-    timeoutMs: config.PUBLISH_TIMEOUT_MS,
-    maxQueueRecords: config.PUBLISH_QUEUE_MAX_RECORDS,
-    maxQueueBytes: config.PUBLISH_QUEUE_MAX_BYTES,
-    logger,
-    metrics,
-    component: SERVICE,
-  });
-  await publisher.start();
+  const publisher = await startPublisher(SERVICE, kafka, config, logger, metrics);
 
   const app = createAppStoreReceiver({
     verifier,

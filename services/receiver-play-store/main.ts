@@ -2,9 +2,9 @@
 import { onShutdownSignal, runMain } from '../shared/lifecycle';
 import { loadConfigOrExit } from '../shared/config';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createKafka } from '../shared/kafka';
 import { createLogger } from '../shared/logger';
-import { KafkaPublisher } from '../shared/publisher';
+import { startPublisher } from '../shared/bootstrap';
 import { TopicNames } from '../shared/topics';
 import { createPlayReceiver } from './app';
 import { remoteJwks, type PushAuth } from './auth';
@@ -26,17 +26,7 @@ async function main(): Promise<void> {
       : { mode: 'token', token: config.PUBSUB_TOKEN as string };
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: SERVICE, logger });
   const metrics = createMetricsRegistry(SERVICE);
-  const publisher = new KafkaPublisher({
-    createProducer: () => createIdempotentProducer(kafka),
-    createAdmin: () => kafka.admin(),
-    timeoutMs: config.PUBLISH_TIMEOUT_MS,
-    maxQueueRecords: config.PUBLISH_QUEUE_MAX_RECORDS,
-    maxQueueBytes: config.PUBLISH_QUEUE_MAX_BYTES,
-    logger,
-    metrics,
-    component: SERVICE,
-  });
-  await publisher.start();
+  const publisher = await startPublisher(SERVICE, kafka, config, logger, metrics);
   const names = new TopicNames(config.TOPIC_PREFIX);
   const app = createPlayReceiver({
     auth,

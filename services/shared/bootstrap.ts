@@ -2,8 +2,11 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
-import { AvroCodec, createRegistry } from './avro';
-import { createPool, migrate, type Migration } from './db';
+import type { Registry } from 'prom-client';
+import { AvroCodec, createRegistry, probeRegistry } from './avro';
+import type { GuardTuning } from './consumerGuard';
+import { KafkaPublisher } from './publisher';
+import { createPool, migrate, probeDatabase, type Migration } from './db';
 import { createIdempotentProducer, createKafka, ensureTopics } from './kafka';
 import type { Logger } from './logger';
 import { TopicNames, type TopicSpec } from './topics';
@@ -74,4 +77,41 @@ export async function migratedPool(
   const applied = await migrate(pool, schema, migrations);
   if (applied.length) logger.info({ schema, applied }, 'migrations applied');
   return pool;
+}
+
+/** The receivers' publisher from their shared config (`publisherEnv`), connected. */
+export async function startPublisher(
+  service: string,
+  kafka: Kafka,
+  config: { PUBLISH_TIMEOUT_MS: number; PUBLISH_QUEUE_MAX_RECORDS: number; PUBLISH_QUEUE_MAX_BYTES: number },
+  logger: Logger,
+  metrics: Registry,
+): Promise<KafkaPublisher> {
+  const publisher = new KafkaPublisher({
+    createProducer: () => createIdempotentProducer(kafka),
+    createAdmin: () => kafka.admin(),
+    timeoutMs: config.PUBLISH_TIMEOUT_MS,
+    maxQueueRecords: config.PUBLISH_QUEUE_MAX_RECORDS,
+    maxQueueBytes: config.PUBLISH_QUEUE_MAX_BYTES,
+    logger,
+    metrics,
+    component: service,
+  });
+  await publisher.start();
+  return publisher;
+}
+
+/** A canonical consumer's ConsumerGuard settings from its config (`consumerGuardEnv`): probes and bounds. */
+export function guardTuning(
+  config: { SCHEMA_REGISTRY_URL: string; CONSUMER_STALL_AFTER_MS: number; CONSUMER_EXIT_AFTER_MS: number },
+  pool: Pool,
+): GuardTuning {
+  return {
+    probes: {
+      database: () => probeDatabase(pool),
+      registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
+    },
+    stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
+    exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+  };
 }

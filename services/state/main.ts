@@ -1,12 +1,11 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { codecFor, probeRegistry } from '../shared/avro';
-import { connectClients, migratedPool } from '../shared/bootstrap';
+import { codecFor } from '../shared/avro';
+import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
 import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
 import { createLogger } from '../shared/logger';
-import { probeDatabase } from '../shared/db';
 import { createAggregator } from './aggregator';
 import { createStateApi } from './api';
 import { StateAggregatorConfig } from './config';
@@ -34,14 +33,7 @@ async function main(): Promise<void> {
     metrics,
     groupId: config.STATE_GROUP_ID,
     sessionTimeoutMs: config.STATE_SESSION_TIMEOUT_MS,
-    guard: {
-      probes: {
-        database: () => probeDatabase(pool),
-        registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
-      },
-      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
-      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
-    },
+    guard: guardTuning(config, pool),
   });
   trackJoined(aggregator.consumer, metrics);
   await aggregator.start();

@@ -1,9 +1,8 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
 import { readFileSync } from 'node:fs';
-import { codecFor, probeRegistry } from '../shared/avro';
-import { probeDatabase } from '../shared/db';
-import { connectClients, migratedPool } from '../shared/bootstrap';
+import { codecFor } from '../shared/avro';
+import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
@@ -45,14 +44,7 @@ async function main(): Promise<void> {
     metrics,
     groupId: config.TRIGGERS_GROUP_ID,
     pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
-    guard: {
-      probes: {
-        database: () => probeDatabase(pool),
-        registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
-      },
-      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
-      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
-    },
+    guard: guardTuning(config, pool),
   });
   trackJoined(service.consumer, metrics);
   await service.start();

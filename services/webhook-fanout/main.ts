@@ -1,9 +1,8 @@
 /** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
 import { readFileSync } from 'node:fs';
-import { codecFor, probeRegistry } from '../shared/avro';
-import { connectClients, migratedPool } from '../shared/bootstrap';
+import { codecFor } from '../shared/avro';
+import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
 import { loadConfigOrExit } from '../shared/config';
-import { probeDatabase } from '../shared/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
 import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
 import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
@@ -76,14 +75,7 @@ async function main(): Promise<void> {
     maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
     leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
-    guard: {
-      probes: {
-        database: () => probeDatabase(pool),
-        registry: () => probeRegistry(config.SCHEMA_REGISTRY_URL),
-      },
-      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
-      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
-    },
+    guard: guardTuning(config, pool),
   });
   trackJoined(service.consumer, metrics);
   await service.start();
