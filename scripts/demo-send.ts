@@ -1,15 +1,17 @@
 /**
- * `npm run demo:send`: with `npm start` running, posts the real App Store samples (../shared/fixtures) and
+ * `npm run demo:send`: with `npm start` running, posts the 14 real App Store samples (test/fixtures) and
  * a Play Store scenario (purchase, then cancel) through the receivers, then shows the resulting state and
- * webhook deliveries. Everything it uses is the local default; nothing here is for production.
+ * webhook deliveries. Everything it uses is the local default; nothing here is for production. Exits
+ * non-zero when the samples are incomplete or a receiver refuses one.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { envelope, rtdn, sub } from '../services/play-store/testing';
+import { APP_STORE_FIXTURES } from '../test/support/paths';
 
-const SHARED = process.env.STORELINE_SHARED_DIR ?? resolve(__dirname, '../../shared');
-const APPLE_DIR = resolve(SHARED, 'fixtures/app-store/real');
+const APPLE_DIR = resolve(APP_STORE_FIXTURES, 'real');
+const APPLE_SAMPLE_COUNT = 14;
 const RECEIVER_APPLE = 'http://127.0.0.1:8080/app-store/v2';
 const RECEIVER_PLAY = 'http://127.0.0.1:8082/play-store/pubsub?token=local-development-push-token';
 const FAKE_PLAY = 'http://127.0.0.1:8099';
@@ -32,6 +34,17 @@ async function post(url: string, body: string | Buffer): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  const appleSamples = existsSync(APPLE_DIR)
+    ? readdirSync(APPLE_DIR)
+        .filter((f) => /^\d\d_[^.]+\.json$/.test(f))
+        .sort()
+    : [];
+  if (appleSamples.length !== APPLE_SAMPLE_COUNT) {
+    throw new Error(
+      `expected ${APPLE_SAMPLE_COUNT} App Store samples in ${APPLE_DIR}, found ${appleSamples.length}`,
+    );
+  }
+
   await waitFor('the receivers and normalizer', async () => {
     const ready = await Promise.all(
       [8080, 8082, 8090, 8093].map((p) => fetch(`http://127.0.0.1:${p}/readyz`).then((r) => r.ok)),
@@ -39,14 +52,10 @@ async function main(): Promise<void> {
     return ready.every(Boolean) ? true : undefined;
   });
 
-  if (existsSync(APPLE_DIR)) {
-    const files = readdirSync(APPLE_DIR).filter((f) => /^\d\d_[^.]+\.json$/.test(f));
-    for (const f of files) {
-      const status = await post(RECEIVER_APPLE, readFileSync(resolve(APPLE_DIR, f)));
-      console.log(`App Store  ${f.padEnd(52)} -> ${status}`);
-    }
-  } else {
-    console.log(`App Store samples not found in ${APPLE_DIR} (set STORELINE_SHARED_DIR); skipping them`);
+  for (const f of appleSamples) {
+    const status = await post(RECEIVER_APPLE, readFileSync(resolve(APPLE_DIR, f)));
+    console.log(`App Store  ${f.padEnd(52)} -> ${status}`);
+    if (status !== 200) throw new Error(`the App Store receiver answered ${status} to ${f}`);
   }
 
   const token = `demo-${randomBytes(6).toString('hex')}`;
@@ -62,6 +71,7 @@ async function main(): Promise<void> {
       JSON.stringify(envelope(rtdn(type, token, String(Date.now())), randomBytes(8).toString('hex'))),
     );
     console.log(`Play Store ${label.padEnd(52)} -> ${status}`);
+    if (status !== 204) throw new Error(`the Play Store receiver answered ${status} to ${label}`);
   };
   const expiry = new Date(Date.now() + 30 * 86_400_000).toISOString();
   await setPlay(sub('ACTIVE', { startTime: new Date().toISOString() }, { expiryTime: expiry }));

@@ -6,7 +6,7 @@ import { APPLE_ROOT_CA_G3_DER } from './appleRoot';
 import { loadCertificates } from './certs';
 
 describe('bundled Apple Root CA - G3', () => {
-  it('has the published fingerprint and matches the shared trust fixture', () => {
+  it('has the published fingerprint and matches the trust fixture', () => {
     expect(createHash('sha256').update(APPLE_ROOT_CA_G3_DER).digest('hex')).toBe(
       '63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179',
     );

@@ -3,10 +3,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeOid, extensionOids } from './der';
 
-const SHARED = APP_STORE_FIXTURES;
-
 function realChain(): Buffer[] {
-  const body = JSON.parse(readFileSync(resolve(SHARED, 'real/01_DID_RENEW.json'), 'utf8')) as {
+  const body = JSON.parse(readFileSync(resolve(APP_STORE_FIXTURES, 'real/01_DID_RENEW.json'), 'utf8')) as {
     signedPayload: string;
   };
   const header = JSON.parse(
@@ -26,7 +24,7 @@ describe('extensionOids', () => {
   });
 
   it('matches the bundled Apple Root CA - G3', () => {
-    expect(extensionOids(readFileSync(resolve(SHARED, 'trust/AppleRootCA-G3.cer')))).toEqual([
+    expect(extensionOids(readFileSync(resolve(APP_STORE_FIXTURES, 'trust/AppleRootCA-G3.cer')))).toEqual([
       '2.5.29.14',
       '2.5.29.19',
       '2.5.29.15',

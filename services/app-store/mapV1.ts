@@ -1,6 +1,6 @@
 /**
  * Apple legacy V1 notifications (unsigned JSON, authenticated by the shared secret) -> canonical events,
- * pure. Table: shared/docs/canonical-events.md ("Apple legacy V1"). Field reference:
+ * pure. Table: docs/canonical-events.md ("Apple legacy V1"). Field reference:
  * https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv1
  *
  * V1 carries no notification id and no signed date. eventId uses a SHA-256 of the exact body (Apple

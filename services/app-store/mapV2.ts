@@ -1,6 +1,6 @@
 /**
  * Apple App Store Server Notifications V2 -> canonical SubscriptionEvents, pure. The table is the product
- * contract in shared/docs/canonical-events.md ("Apple App Store Server Notifications V2").
+ * contract in docs/canonical-events.md ("Apple App Store Server Notifications V2").
  *
  * Subtypes: where the subtype decides the lifecycle (SUBSCRIBED, DID_RENEW, DID_CHANGE_RENEWAL_STATUS,
  * DID_CHANGE_RENEWAL_PREF, OFFER_REDEEMED, DID_FAIL_TO_RENEW, PRICE_INCREASE, RENEWAL_EXTENSION) an

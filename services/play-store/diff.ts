@@ -1,6 +1,6 @@
 /**
  * Google Play -> canonical events, pure: (notification, previous snapshot, fetched purchase) -> events.
- * The RTDN is a hint; the Play Developer API resource is the truth (canonical-events.md, Google section).
+ * The RTDN is a hint; the Play Developer API resource is the truth (docs/canonical-events.md, "Google Play").
  * Each rule compares the fetched resource with the stored snapshot and emits only what changed, the type
  * code breaking ties, so a duplicate or late notification that changes nothing yields no event.
  * eventIds are `play_store:<Pub/Sub messageId>:<n>`.

@@ -6,7 +6,7 @@ import type { DeveloperNotification } from './model';
 
 const fixture = (name: string) => readFileSync(resolve(PLAY_STORE_FIXTURES, name));
 
-describe('Pub/Sub envelopes and RTDNs from the shared fixtures', () => {
+describe('Pub/Sub envelopes and RTDNs from the sample fixtures', () => {
   it('parses the captured real test-notification envelope (camel and snake keys)', () => {
     const p = parsePush(fixture('pubsub-envelope-real-test-notification.json'));
     expect(p.notification.testNotification).toBeDefined();

@@ -1,4 +1,4 @@
-/** Headers receivers put on raw records (architecture.md: format, received-at, request id, environment). */
+/** Headers receivers put on raw records (docs/architecture.md: format, received-at, request id, environment). */
 export const RAW_HEADERS = {
   format: 'format',
   receivedAt: 'received-at',

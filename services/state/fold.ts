@@ -1,7 +1,7 @@
 /**
  * Subscription state as a pure fold: (state | undefined, event) -> state.
  *
- * Order safety: store time orders, arrival does not (canonical-events.md, principle 5). Every piece of the
+ * Order safety: store time orders, arrival does not (docs/canonical-events.md, rule 5). Every piece of the
  * state is a commutative, associative function of the set of events applied:
  *  - the "view" (status, entitlement, product, expiry, auto-renew, period type) comes from the event with the
  *    greatest version key (occurredAt, eventId) among events that carry a known status, so a late older event

@@ -109,6 +109,8 @@ describe('chaos: the pipeline rides through faults without an operator', () => {
       allReadyAfterBrokerBackMs: recoveredMs,
       receiverRssMb: { baseline: Math.round(baselineRss), peak: Math.round(peakRss) },
       recoveries: await metric(pipeline, 'normalizer', 'storeline_recoveries_total'),
+      // Copies of notifications answered 503 but stored anyway, which the normalizer turned into nothing.
+      duplicatesAbsorbed: await metric(pipeline, 'normalizer', 'storeline_normalizer_duplicates_total'),
     });
     // A bounded publisher queue: the outage must not grow the receiver by the backlog it refused.
     expect(peakRss - baselineRss).toBeLessThan(150);
