@@ -18,6 +18,14 @@ describe('unavailableDependency', () => {
     [{ code: '42P01', message: 'relation does not exist' }],
     [new PoisonMessageError('decode', 'bad')],
     [new TypeError('x is undefined')],
+    // Found by the three-broker chaos test: a kafkajs connection error has the socket's code too.
+    [
+      Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:29093'), {
+        name: 'KafkaJSConnectionError',
+        code: 'ECONNREFUSED',
+        retriable: true,
+      }),
+    ],
   ])('%j is a statement or input error, not an outage', (err) => {
     expect(unavailableDependency(err)).toBeUndefined();
   });

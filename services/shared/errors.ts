@@ -97,6 +97,9 @@ const PG_CLIENT_MESSAGES =
 /** Which dependency an error says is unavailable, if any. */
 export function unavailableDependency(err: unknown): Dependency | undefined {
   if (err instanceof DependencyError) return err.dependency;
+  // kafkajs errors (and our own PipelineErrors) carry a `retriable` flag and may carry the same socket
+  // codes (a broker refusing connections): they are Kafka's, never the database's.
+  if (typeof (err as { retriable?: unknown } | null)?.retriable === 'boolean') return undefined;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (PG_UNAVAILABLE_STATES.test(code) || SOCKET_CODES.has(code)))
     return 'database';

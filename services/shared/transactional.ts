@@ -23,6 +23,7 @@
  */
 import {
   Partitioners,
+  type Admin,
   type Consumer,
   type Kafka,
   type KafkaMessage,
@@ -170,6 +171,13 @@ export class TransactionalTransformer {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly guard: ConsumerGuard;
+  /** Per partition: the offset after the last record this instance committed. */
+  private readonly next = new Map<string, bigint>();
+  /** Per partition: the batch being processed, so the next one waits for it. */
+  private readonly busy = new Map<string, Promise<void>>();
+  /** Partitions whose last transaction failed: its commit may have been applied anyway. */
+  private readonly uncertain = new Set<string>();
+  private admin: Admin | undefined;
   private stopping = false;
 
   constructor(private readonly opts: TransformerOptions) {
@@ -206,15 +214,18 @@ export class TransactionalTransformer {
         autoCommit: false, // offsets are committed inside the transactions
         eachBatchAutoResolve: false,
         eachBatch: this.guard.wrap(
-          async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-            for (let i = 0; i < batch.messages.length; i += max) {
-              if (!isRunning() || isStale() || this.stopping) return;
-              const chunk = batch.messages.slice(i, i + max);
-              await this.processWithRetry(batch.topic, batch.partition, chunk);
-              resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
-              await heartbeat();
-            }
-          },
+          // One batch of a partition at a time: after a leader moves, kafkajs can fetch the same records
+          // from the new leader while the old leader's batch is still being processed.
+          ({ batch, heartbeat, isRunning, isStale, resolveOffset }) =>
+            this.serially(`${batch.topic}-${batch.partition}`, async () => {
+              for (let i = 0; i < batch.messages.length; i += max) {
+                if (!isRunning() || isStale() || this.stopping) return;
+                const chunk = batch.messages.slice(i, i + max);
+                await this.processWithRetry(batch.topic, batch.partition, chunk);
+                resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+                await heartbeat();
+              }
+            }),
           { resolve: false },
         ),
       },
@@ -232,6 +243,7 @@ export class TransactionalTransformer {
     const producers = [...this.producers.values()];
     this.producers.clear();
     await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
+    await this.admin?.disconnect().catch(() => undefined);
   }
 
   private producerFor(topic: string, partition: number): Promise<Producer> {
@@ -255,6 +267,59 @@ export class TransactionalTransformer {
     return p;
   }
 
+  /**
+   * After a failed transaction the outcome of its commit can be unknown: a commit request that timed out
+   * may have been applied. The new producer's initProducerId (done by producerFor before this runs) waits
+   * until the coordinator has finished that transaction either way, so the group's committed offset now
+   * tells the truth: records below it were committed with their outputs and must not be processed again
+   * (that would duplicate their events).
+   */
+  private async notYetCommitted(
+    topic: string,
+    partition: number,
+    all: KafkaMessage[],
+  ): Promise<KafkaMessage[]> {
+    const key = `${topic}-${partition}`;
+    // Records this instance already committed (a second delivery of them) are never processed again.
+    const done = this.next.get(key);
+    const chunk = done === undefined ? all : all.filter((m) => BigInt(m.offset) >= done);
+    if (!this.uncertain.has(key)) return chunk;
+    if (!this.admin) {
+      const admin = this.opts.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    const offsets = await this.admin
+      .fetchOffsets({ groupId: this.opts.groupId, topics: [topic] })
+      .catch(async (err) => {
+        // A broker that went away may have taken the admin's connection with it: start afresh next time.
+        await this.admin?.disconnect().catch(() => undefined);
+        this.admin = undefined;
+        throw err;
+      });
+    const committed = BigInt(offsets[0]?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    this.uncertain.delete(key);
+    const rest = chunk.filter((m) => BigInt(m.offset) >= committed);
+    if (rest.length < chunk.length) {
+      this.log.warn(
+        { topic, partition, committed: String(committed), skipped: chunk.length - rest.length },
+        'a transaction reported as failed had committed; its records are not processed again',
+      );
+    }
+    return rest;
+  }
+
+  private async serially(key: string, work: () => Promise<void>): Promise<void> {
+    const before = this.busy.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(work);
+    this.busy.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.busy.get(key) === mine) this.busy.delete(key);
+    }
+  }
+
   /** Discards the partition's producer; the next attempt builds a new one (see the header comment). */
   private async dropProducer(topic: string, partition: number): Promise<void> {
     const key = `${topic}-${partition}`;
@@ -267,8 +332,9 @@ export class TransactionalTransformer {
 
   private async releaseRevoked(assignment: Record<string, number[]>): Promise<void> {
     const keep = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}-${p}`)));
-    for (const key of [...this.producers.keys()]) {
+    for (const key of new Set([...this.producers.keys(), ...this.next.keys()])) {
       if (keep.has(key)) continue;
+      this.next.delete(key); // another instance may own it meanwhile; the committed offset rules again
       const p = this.producers.get(key);
       this.producers.delete(key);
       await (await p?.catch(() => undefined))?.disconnect().catch(() => undefined);
@@ -282,6 +348,7 @@ export class TransactionalTransformer {
         await this.processChunk(topic, partition, chunk);
         return;
       } catch (err) {
+        this.uncertain.add(`${topic}-${partition}`);
         await this.dropProducer(topic, partition);
         if (isFenced(err)) {
           throw new PipelineError(`producer for ${topic}-${partition} was fenced; another instance owns it`, {
@@ -303,8 +370,10 @@ export class TransactionalTransformer {
     }
   }
 
-  private async processChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
+  private async processChunk(topic: string, partition: number, all: KafkaMessage[]): Promise<void> {
     const producer = await this.producerFor(topic, partition);
+    const chunk = await this.notYetCommitted(topic, partition, all);
+    if (chunk.length === 0) return;
     const txn = await producer.transaction();
     const maxPerSend = this.opts.maxRecordsPerSend ?? 500;
     let pending: OutputRecord[] = [];
@@ -350,6 +419,7 @@ export class TransactionalTransformer {
         topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
       });
       await txn.commit();
+      this.next.set(`${topic}-${partition}`, BigInt(last.offset) + 1n);
       this.opts.onCommitted?.({
         topic,
         partition,

@@ -293,6 +293,7 @@ export class AppleLikeSender {
   readonly accepted = new Set<string>();
   readonly outstanding = new Map<string, { body: Buffer; tries: number; nextAt: number }>();
   statuses = new Map<number, number>();
+  readonly transportErrors = new Map<string, number>();
   /** Longest time no request was answered 200 while some were sent (a 503 gap). */
   longestGapMs = 0;
   private lastOk = Date.now();
@@ -365,7 +366,13 @@ export class AppleLikeSender {
       headers: { 'content-type': 'application/json' },
       body,
       signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined);
+    }).catch((err: unknown) => {
+      // Kept for the post-mortem: which transport failures the sender met (reported with the statuses).
+      const why =
+        err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ''}` : String(err);
+      this.transportErrors.set(why, (this.transportErrors.get(why) ?? 0) + 1);
+      return undefined;
+    });
     const status = r?.status ?? 0;
     await r?.arrayBuffer().catch(() => undefined);
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
@@ -441,9 +448,13 @@ export async function canonicalExactness(
     'every accepted notification on the canonical topic',
     async () => {
       // Only the normalizer's records: earlier drains left their fence records (not events) on the topic.
-      const records = (await drainTopic(kafka, names.name('subscriptionEvents'), 60_000)).filter(
-        (r) => r.message.headers?.['event-id'] !== undefined,
+      // A drain that times out (a transaction still open holds read_committed readers back until it ends)
+      // is tried again until the deadline, never answered with an older count.
+      const drained = await drainTopic(kafka, names.name('subscriptionEvents'), 60_000).catch(
+        () => undefined,
       );
+      if (!drained) return undefined;
+      const records = drained.filter((r) => r.message.headers?.['event-id'] !== undefined);
       const ids = records.map((r) => r.message.headers?.['event-id']?.toString() ?? '');
       const distinct = new Set(ids);
       const notifications = new Set(
@@ -468,7 +479,7 @@ export async function canonicalExactness(
   ).catch((err) => {
     if (!last) throw err;
   });
-  return last as Exactness;
+  return last as Exactness; // after the deadline: the latest complete reading, with what is still missing
 }
 
 /** The live state tables against a rebuild from the topic by `storeline state rebuild`. */

@@ -6,6 +6,7 @@
  */
 import { createPki } from '../support/appleSigning';
 import { killBroker, startBroker } from '../support/stack';
+import { waitFor } from '../support/kafka';
 import {
   AppleLikeSender,
   Pipeline,
@@ -30,14 +31,21 @@ afterAll(async () => {
   await purgeChaosStack(env);
 }, 300_000);
 
+/** The partition's leader; retried, since a broker that just (re)joined can answer before it has metadata. */
 async function leaderOf(topic: string, partition: number): Promise<number> {
   const admin = kafkaOf(env).admin();
   await admin.connect();
   try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    const p = meta.topics[0]?.partitions.find((x) => x.partitionId === partition);
-    if (!p || p.leader < 0) throw new Error(`no leader for ${topic}-${partition}`);
-    return p.leader;
+    return await waitFor(
+      `a leader for ${topic}-${partition}`,
+      async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+        const p = meta?.topics[0]?.partitions.find((x) => x.partitionId === partition);
+        return p && p.leader >= 0 ? p.leader : undefined;
+      },
+      60_000,
+      500,
+    );
   } finally {
     await admin.disconnect();
   }
@@ -79,6 +87,7 @@ describe('chaos: three brokers', () => {
       longestGapWithout200Ms: gap,
       ...exact,
       answers: Object.fromEntries(sender.statuses),
+      transportErrors: Object.fromEntries(sender.transportErrors),
     });
     expect(pipeline.unexpectedExits()).toEqual({});
     expect(gap).toBeLessThan(GAP_BOUND_MS);
