@@ -53,10 +53,22 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'webhook-fanout': WebhookFanoutConfig,
 };
 
+/** Services that run once and exit 0: no healthcheck. */
+const ONE_SHOT = ['topics', 'warehouse-connectors'];
+
 describe('docker-compose.yml', () => {
   it('defines the infrastructure and every Storeline service', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['kafka', 'postgres', 'schema-registry', 'topics', 'fake-play-api', ...Object.keys(SCHEMAS)].sort(),
+      [
+        'kafka',
+        'postgres',
+        'schema-registry',
+        'topics',
+        'fake-play-api',
+        'kafka-connect',
+        'warehouse-connectors',
+        ...Object.keys(SCHEMAS),
+      ].sort(),
     );
   });
 
@@ -81,9 +93,10 @@ describe('docker-compose.yml', () => {
 
   it('gives every long-running service a healthcheck and an entry point the image builds', () => {
     for (const [name, s] of Object.entries(services)) {
-      if (name === 'topics') continue;
+      if (ONE_SHOT.includes(name)) continue;
       expect([name, Array.isArray(s.healthcheck?.test)]).toEqual([name, true]);
-      if (!s.build) continue;
+      // Only services built from the root Dockerfile run a Storeline entry point (kafka-connect has its own).
+      if (!s.build || s.image !== 'storeline:local') continue;
       const entry = s.command?.[0] ?? '';
       const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
       expect([name, entry.startsWith('dist/services/') || entry === 'bin/storeline.js']).toEqual([
@@ -126,5 +139,28 @@ describe('Dockerfile', () => {
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$/gm)) {
       for (const src of m[1]!.split(' ')) expect([src, existsSync(resolve(ROOT, src))]).toEqual([src, true]);
     }
+  });
+});
+
+describe('connect/Dockerfile (kafka-connect) and the warehouse connectors', () => {
+  const dockerfile = readFileSync(resolve(ROOT, 'connect/Dockerfile'), 'utf8');
+
+  it('copies only paths that exist and runs as a non-root user', () => {
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$/gm)) {
+      for (const src of m[1]!.split(' ')) expect([src, existsSync(resolve(ROOT, src))]).toEqual([src, true]);
+    }
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/^USER connect$/m);
+  });
+
+  it('mounts and applies files that exist', () => {
+    const s = services['warehouse-connectors']!;
+    for (const v of (s as { volumes?: string[] }).volumes ?? []) {
+      const src = v.split(':')[0]!;
+      expect([src, existsSync(resolve(ROOT, src))]).toEqual([src, true]);
+    }
+    const files = (s.command ?? []).filter((arg) => /\.(js|json)$/.test(arg));
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect([f, existsSync(resolve(ROOT, f))]).toEqual([f, true]);
   });
 });
