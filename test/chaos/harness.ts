@@ -20,7 +20,7 @@ import { allStates } from '../../services/state/store';
 import { TopicNames } from '../../services/shared/topics';
 import { signedBody, type Pki } from '../support/appleSigning';
 import { freePort } from '../support/http';
-import { drainTopic, randomId, waitFor } from '../support/kafka';
+import { TEST_RETRY, drainTopic, randomId, waitFor } from '../support/kafka';
 import { setStackEnv, stackScript } from '../support/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -82,7 +82,12 @@ export async function purgeChaosStack(env: StackEnv | undefined): Promise<void> 
 }
 
 export const kafkaOf = (env: StackEnv) =>
-  new Kafka({ clientId: randomId('chaos'), brokers: env.brokers, logLevel: logLevel.NOTHING });
+  new Kafka({
+    clientId: randomId('chaos'),
+    brokers: env.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: TEST_RETRY,
+  });
 
 export async function createTopics(env: StackEnv, replicationFactor = -1): Promise<TopicNames> {
   const names = new TopicNames(`${randomId('chaos')}.`);

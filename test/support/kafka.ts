@@ -15,8 +15,15 @@ export function randomId(prefix = 'test'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
 
+/**
+ * Retries for the tests' own clients: right after a topic is created, its partition leader can answer
+ * UNKNOWN_TOPIC_OR_PARTITION until it has applied the new metadata (seconds on a loaded 2-core machine,
+ * more than kafkajs' default retry budget). The error is retriable; the tests just wait longer for it.
+ */
+export const TEST_RETRY = { retries: 12, initialRetryTime: 200, maxRetryTime: 5000 };
+
 export function testKafka(clientId = randomId('client')): Kafka {
-  return new Kafka({ clientId, brokers: stackEnv().brokers, logLevel: logLevel.NOTHING });
+  return new Kafka({ clientId, brokers: stackEnv().brokers, logLevel: logLevel.NOTHING, retry: TEST_RETRY });
 }
 
 /** A fresh prefix with every catalog topic created under it. */
