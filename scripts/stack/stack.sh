@@ -232,7 +232,9 @@ cluster_id() {
     fi
   done
   [ -n "$id" ] || id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-  echo "$id"
+  # One id in 64 starts with '-', which kafka-storage's argument parser takes for an option (seen in CI):
+  # any other base64url character in front still decodes to 16 bytes.
+  echo "${id/#-/A}"
 }
 
 kafka_jopts() {
