@@ -78,13 +78,41 @@ export async function ensureTopics(
     }));
   if (missing.length > 0) {
     try {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      // kafkajs' own waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION, which a broker of a
+      // fresh multi-broker cluster answers until the controller's metadata reaches it; we wait ourselves.
+      await admin.createTopics({ topics: missing, waitForLeaders: false });
     } catch (err) {
       // Another instance may have created them between list and create.
       if (!(err instanceof Error && /already exists/i.test(err.message))) throw err;
     }
+    await waitForLeaders(
+      admin,
+      missing.map((t) => t.topic),
+    );
   }
   return missing.map((t) => t.topic);
+}
+
+/** Resolves once every partition of `topics` has a leader; any metadata error before that is retried. */
+export async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const led = meta.topics.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+      );
+      if (led && meta.topics.length === topics.length) return;
+      last = new Error('some partitions have no leader yet');
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms: ${String(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export type Headers = Record<string, string>;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { createLogger } from '../../services/shared/logger';
-import { ensureTopics } from '../../services/shared/kafka';
+import { ensureTopics, waitForLeaders } from '../../services/shared/kafka';
 import { TopicNames } from '../../services/shared/topics';
 import { stackEnv } from './env';
 
@@ -43,7 +43,8 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions = 1
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: false });
+    await waitForLeaders(admin, [topic]);
   } finally {
     await admin.disconnect();
   }
