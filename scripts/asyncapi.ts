@@ -10,6 +10,9 @@ import { TOPICS, type TopicId, type TopicSpec } from '../services/shared/topics'
 
 const AVRO = 'application/vnd.apache.avro;version=1.9.0';
 
+/** The canonical stream's version; docs/consuming.md keeps its changelog. 1.1.0: planChange base plans. */
+export const STREAM_VERSION = '1.1.0';
+
 /** Who writes and who reads each topic (groups as configured by default). */
 const FLOWS: Record<
   TopicId,
@@ -84,7 +87,7 @@ function message(id: TopicId, spec: TopicSpec): Record<string, unknown> {
       contentType: 'application/octet-stream',
       description:
         'Avro in the Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary. Subject ' +
-        `\`<topic>-value\` (TopicNameStrategy), compatibility BACKWARD. Source: schemas/${schema.name}.avsc.`,
+        `\`<topic>-value\` (TopicNameStrategy), compatibility FULL_TRANSITIVE. Source: schemas/${schema.name}.avsc.`,
       payload: { schemaFormat: AVRO, schema: spec.value.schema },
       bindings: {
         kafka: { ...bindings.kafka, schemaIdLocation: 'payload', schemaIdPayloadEncoding: 'confluent' },
@@ -150,7 +153,8 @@ export function asyncApiDocument(): Record<string, unknown> {
     asyncapi: '3.0.0',
     info: {
       title: 'Storeline topics',
-      version: '1.0.0',
+      // Minor for an additive schema version, major for a new topic generation (docs/consuming.md).
+      version: STREAM_VERSION,
       description:
         'Every Kafka topic Storeline reads or writes. Generated from services/shared/topics.ts and schemas/*.avsc by `npm run gen:asyncapi`; do not edit. Names may carry a prefix (TOPIC_PREFIX).',
       license: { name: 'Apache-2.0' },

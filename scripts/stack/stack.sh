@@ -110,11 +110,31 @@ ensure_postgres() {
 }
 
 # ---------------------------------------------------------------- artifacts
+# Runs a Maven command with its output in LOGFILE, printing every 5 s how much it has downloaded so far:
+# the first start fetches ~150 MB, and a silent minute looks like a hang.
+with_progress() {
+  local logfile=$1 label=$2
+  shift 2
+  "$@" >"$logfile" 2>&1 &
+  local pid=$! started=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    kill -0 "$pid" 2>/dev/null || break
+    local files mb
+    files=$(grep -c 'Downloaded from' "$logfile" 2>/dev/null || true)
+    mb=$(grep -o 'Downloaded from .*(\([0-9.]*\) \(kB\|MB\)' "$logfile" 2>/dev/null |
+      awk -F'[( ]' '{ v=$(NF-1); if ($NF=="kB") v/=1024; s+=v } END { printf "%.0f", s }')
+    log "$label: ${files:-0} files, ${mb:-0} MB downloaded ($((SECONDS - started)) s)"
+  done
+  wait "$pid"
+}
+
 ensure_artifacts() {
   if [ ! -f "$LIB/kafka/.version" ] || [ "$(cat "$LIB/kafka/.version")" != "$KAFKA_VERSION" ]; then
     log "resolving Kafka $KAFKA_VERSION from Maven Central (cached in $MAVEN_REPO)"
     rm -rf "$LIB/kafka"
-    mvn -q -B -f "$ROOT/scripts/stack/pom.xml" -Dstack.dir="$STACK" process-resources >"$STACK/mvn-kafka.log" 2>&1 ||
+    with_progress "$STACK/mvn-kafka.log" "Kafka $KAFKA_VERSION" \
+      mvn -B -f "$ROOT/scripts/stack/pom.xml" -Dstack.dir="$STACK" process-resources ||
       fail "Maven could not resolve Kafka" "$STACK/mvn-kafka.log"
     echo "$KAFKA_VERSION" >"$LIB/kafka/.version"
   fi
@@ -122,8 +142,9 @@ ensure_artifacts() {
     local zip=$MAVEN_REPO/io/apicurio/apicurio-registry-app/$APICURIO_VERSION/apicurio-registry-app-$APICURIO_VERSION-all.zip
     if [ ! -f "$zip" ]; then
       log "resolving Apicurio Registry $APICURIO_VERSION from Maven Central"
-      mvn -q -B dependency:get -Dtransitive=false -Dmaven.repo.local="$MAVEN_REPO" \
-        -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:zip:all" >"$STACK/mvn-apicurio.log" 2>&1 ||
+      with_progress "$STACK/mvn-apicurio.log" "Apicurio Registry $APICURIO_VERSION" \
+        mvn -B dependency:get -Dtransitive=false -Dmaven.repo.local="$MAVEN_REPO" \
+        -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:zip:all" ||
         fail "Maven could not resolve Apicurio Registry" "$STACK/mvn-apicurio.log"
     fi
     rm -rf "$LIB/apicurio" && mkdir -p "$LIB/apicurio"

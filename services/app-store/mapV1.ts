@@ -77,6 +77,8 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
                   toProductId: product,
                   timing: 'IMMEDIATE',
                   direction: 'UNKNOWN',
+                  fromBasePlanId: null,
+                  toBasePlanId: null,
                 },
               },
             ]
@@ -104,6 +106,8 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
                   toProductId: product,
                   timing: 'NEXT_RENEWAL',
                   direction: 'UNKNOWN',
+                  fromBasePlanId: null,
+                  toBasePlanId: null,
                 },
               },
             ]
@@ -116,6 +120,8 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
                   toProductId: nextProduct,
                   timing: 'NEXT_RENEWAL',
                   direction: 'UNKNOWN',
+                  fromBasePlanId: null,
+                  toBasePlanId: null,
                 },
               },
             ];
@@ -131,6 +137,8 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
                 toProductId: product,
                 timing: 'IMMEDIATE',
                 direction: 'UPGRADE',
+                fromBasePlanId: null,
+                toBasePlanId: null,
               },
             },
           ];

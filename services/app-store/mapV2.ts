@@ -143,7 +143,15 @@ function planChange(
   timing: PlanChange['timing'],
   direction: PlanChange['direction'],
 ): PlanChange {
-  return { fromProductId: from ?? null, toProductId: to ?? null, timing, direction };
+  // Base plans are Google's; Apple's plan is its product id alone.
+  return {
+    fromProductId: from ?? null,
+    toProductId: to ?? null,
+    timing,
+    direction,
+    fromBasePlanId: null,
+    toBasePlanId: null,
+  };
 }
 
 /** The events one notification yields, before the common envelope is filled in. */

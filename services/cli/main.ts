@@ -1,40 +1,34 @@
-/** The `storeline` command. Subcommands: normalize, state rebuild, topics create. */
+/** The `storeline` command: normalize, state rebuild, topics create, tail. */
 import { runNormalize } from './normalize';
 import { runState } from './state';
+import { runTail } from './tail';
 import { runTopics } from './topics';
 
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
+  normalize: { run: runNormalize, help: 'verify and map notification files to canonical events' },
+  state: { run: runState, help: 'rebuild the state read model (state rebuild)' },
+  topics: { run: runTopics, help: 'create catalog topics and register schemas (topics create)' },
+  tail: { run: runTail, help: 'print canonical events as JSON (--from-beginning, --type, --until-end)' },
+};
+
+const USAGE = `usage: storeline <command>\n${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(11)} ${c.help}\n`)
+  .join('')}`;
+
 const [command, ...rest] = process.argv.slice(2);
-switch (command) {
-  case 'normalize':
-    runNormalize(rest).then(
-      (code) => (process.exitCode = code),
-      (err) => {
-        process.stderr.write(`storeline normalize: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 1;
-      },
-    );
-    break;
-  case 'state':
-    runState(rest).then(
-      (code) => (process.exitCode = code),
-      (err) => {
-        process.stderr.write(`storeline state: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 1;
-      },
-    );
-    break;
-  case 'topics':
-    runTopics(rest).then(
-      (code) => (process.exitCode = code),
-      (err) => {
-        process.stderr.write(`storeline topics: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 1;
-      },
-    );
-    break;
-  default:
-    process.stderr.write(
-      'usage: storeline <command>\n  normalize   verify and map notification files to canonical events\n  state       rebuild the state read model (state rebuild)\n  topics      create catalog topics and register schemas (topics create)\n',
-    );
-    process.exitCode = command === undefined || command === '--help' ? 0 : 2;
+const chosen = command === undefined ? undefined : COMMANDS[command];
+if (chosen) {
+  chosen.run(rest).then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      process.stderr.write(`storeline ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+} else if (command === '--help' || command === 'help') {
+  process.stdout.write(USAGE);
+} else {
+  // No command is a usage error too: scripts that call `storeline` without one must not pass silently.
+  process.stderr.write(command === undefined ? USAGE : `storeline: unknown command "${command}"\n${USAGE}`);
+  process.exitCode = 2;
 }

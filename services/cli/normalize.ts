@@ -66,6 +66,9 @@ export function detectFormat(body: unknown): Detected {
   return 'unknown';
 }
 
+/** The file is fine; the command line lacks what processing it needs. */
+class MissingOption extends Error {}
+
 export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<number> {
   let parsed;
   try {
@@ -181,18 +184,21 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
           break;
         }
         case 'play-store-pubsub':
-          if (!play)
-            throw new NotificationRejected(
-              'body',
-              'a Pub/Sub envelope needs --play-api-token or --play-service-account',
+          if (!play) {
+            throw new MissingOption(
+              'a Google Play Pub/Sub envelope: the events come from the Play Developer API, so it needs --play-api-token or --play-service-account (and --play-api-url for a fake)',
             );
+          }
           events = await play(body, ctx);
           break;
         case 'unknown':
           throw new NotificationRejected('body', 'not an App Store V2, App Store V1 or Pub/Sub push body');
       }
     } catch (err) {
-      if (err instanceof NotificationRejected && err.status === 401) {
+      if (err instanceof MissingOption) {
+        io.err(`${file}: not processed: ${err.message}`);
+        status = Math.max(status, 2);
+      } else if (err instanceof NotificationRejected && err.status === 401) {
         io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
         status = 3;
       } else {

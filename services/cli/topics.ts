@@ -1,5 +1,6 @@
 /** `storeline topics create`: creates missing catalog topics and registers the Avro schemas (idempotent). */
 import { z } from 'zod';
+import { COMPATIBILITY_POLICY } from '../shared/avro';
 import { bootstrapTopicsAndSchemas } from '../shared/bootstrap';
 import { kafkaEnv, parseConfig } from '../shared/config';
 import { createKafka } from '../shared/kafka';
@@ -28,6 +29,6 @@ export async function runTopics(args: string[], env = process.env): Promise<numb
   for (const t of names.all()) {
     console.log(`${created.includes(t.name) ? 'created' : 'exists '}  ${t.name}`);
   }
-  for (const s of subjects) console.log(`schema   ${s.subject} (id ${s.id}, BACKWARD)`);
+  for (const s of subjects) console.log(`schema   ${s.subject} (id ${s.id}, ${COMPATIBILITY_POLICY})`);
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * Avro in the Confluent wire format: magic byte 0, the 4-byte big-endian schema id, then the Avro binary.
  * Schemas come from schemas/*.avsc (embedded by the generator) and are registered under `<topic>-value`
- * with BACKWARD compatibility. Decoding always resolves the writer's schema (fetched by id, cached) against
+ * with FULL_TRANSITIVE compatibility (docs/consuming.md, "Schema evolution"). Decoding always resolves the writer's schema (fetched by id, cached) against
  * our committed reader schema, so records written by a newer schema (new enum symbols -> UNKNOWN, new
  * optional fields ignored) decode safely.
  */
@@ -9,6 +9,57 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import avro, { type Resolver, type Schema, type Type } from 'avsc';
 import { DependencyError, PipelineError, PoisonMessageError, errorMessage } from './errors';
 import { TOPICS, type TopicNames } from './topics';
+
+/**
+ * Every Storeline subject is FULL_TRANSITIVE: each new version must be readable by every older reader and
+ * must read every older record. Downstream teams upgrade their readers when they like, and a sink
+ * connector can replay the whole topic with any version (docs/consuming.md).
+ */
+export const COMPATIBILITY_POLICY = COMPATIBILITY.FULL_TRANSITIVE;
+
+/** The registry client, knowing its own URL for the few calls the client library does not make. */
+export class RegistryClient extends SchemaRegistry {
+  constructor(readonly url: string) {
+    super({ host: url, clientId: 'storeline', retry: { retries: 3 } });
+  }
+
+  /**
+   * Sets the subject's compatibility to `level` unless it is already (the registry accepts the setting
+   * before the subject's first version). A subject an earlier Storeline registered as BACKWARD is
+   * tightened here: FULL_TRANSITIVE only adds the forward checks, which every released version passes.
+   */
+  async ensureCompatibility(subject: string, level: COMPATIBILITY = COMPATIBILITY_POLICY): Promise<void> {
+    if ((await this.compatibilityOf(subject)) === level) return;
+    const put = await fetch(this.configUrl(subject), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: level }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (put.ok) return;
+    // Instances starting together race to create the rule; the loser's 409 is fine once the rule is ours.
+    if (put.status === 409 && (await this.compatibilityOf(subject)) === level) return;
+    throw registryAnswer('set compatibility of', subject, put);
+  }
+
+  /** The subject's own compatibility level; undefined when it has none. */
+  private async compatibilityOf(subject: string): Promise<string | undefined> {
+    const r = await fetch(this.configUrl(subject), { signal: AbortSignal.timeout(5000) });
+    if (r.status === 404) return undefined;
+    if (!r.ok) throw registryAnswer('read config of', subject, r);
+    return ((await r.json()) as { compatibilityLevel?: string }).compatibilityLevel;
+  }
+
+  private configUrl(subject: string): string {
+    return `${this.url}/config/${encodeURIComponent(subject)}`;
+  }
+}
+
+function registryAnswer(what: string, subject: string, r: Response): Error & { status: number } {
+  return Object.assign(new Error(`registry could not ${what} ${subject}: HTTP ${r.status}`), {
+    status: r.status,
+  });
+}
 
 export type AvroTopicId = 'subscriptionEvents' | 'subscriptionState' | 'engagementTriggers';
 
@@ -35,7 +86,7 @@ export class AvroCodec<T> {
   private readonly resolvers = new Map<number, Resolver | null>();
 
   constructor(
-    private readonly registry: SchemaRegistry,
+    private readonly registry: RegistryClient,
     readonly subject: string,
     readonly schema: Schema,
     private schemaId?: number,
@@ -47,13 +98,15 @@ export class AvroCodec<T> {
    * Registers the schema (idempotent: an identical schema returns its existing id). Instances starting
    * together race to create a new subject and set its compatibility: a loser sees "rule already exists"
    * (409) or, between the subject's creation and the rule, "Compatibility does not match the configuration
-   * (BACKWARD != NONE)". Both are retried: a later try finds the subject with its rule and gets the id.
+   * (FULL_TRANSITIVE != NONE)". Both are retried: a later try finds the subject with its rule and gets
+   * the id. Setting the policy first means the first version is never registered without it.
    */
   async register(attempts = 6): Promise<number> {
     try {
+      await this.registry.ensureCompatibility(this.subject);
       const { id } = await this.registry.register(
         { type: SchemaType.AVRO, schema: JSON.stringify(this.schema) },
-        { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD },
+        { subject: this.subject, compatibility: COMPATIBILITY_POLICY },
       );
       this.schemaId = id;
       return id;
@@ -153,12 +206,12 @@ export async function fetchWriter(registry: SchemaRegistry, schemaId: number): P
   }
 }
 
-export function createRegistry(url: string): SchemaRegistry {
-  return new SchemaRegistry({ host: url, clientId: 'storeline', retry: { retries: 3 } });
+export function createRegistry(url: string): RegistryClient {
+  return new RegistryClient(url);
 }
 
 /** The codec of a catalog topic's values: its subject under the naming prefix and its schema. */
-export function codecFor<T>(registry: SchemaRegistry, names: TopicNames, id: AvroTopicId): AvroCodec<T> {
+export function codecFor<T>(registry: RegistryClient, names: TopicNames, id: AvroTopicId): AvroCodec<T> {
   const value = TOPICS[id].value as { format: 'avro'; schema: Schema };
   return new AvroCodec<T>(registry, names.subject(id), value.schema);
 }

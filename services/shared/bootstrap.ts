@@ -1,9 +1,8 @@
 /** Start-up work shared by `storeline topics create`, `npm start` and the services' main.ts. */
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
-import { AvroCodec, createRegistry, probeRegistry } from './avro';
+import { AvroCodec, createRegistry, probeRegistry, type RegistryClient } from './avro';
 import type { GuardTuning } from './consumerGuard';
 import { KafkaPublisher } from './publisher';
 import { createPool, migrate, probeDatabase, type Migration } from './db';
@@ -49,7 +48,7 @@ export async function connectClients(
     KAFKA_CLIENT_ID?: string | undefined;
   },
   logger: Logger,
-): Promise<{ names: TopicNames; registry: SchemaRegistry; kafka: Kafka; producer: Producer }> {
+): Promise<{ names: TopicNames; registry: RegistryClient; kafka: Kafka; producer: Producer }> {
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
     clientId: config.KAFKA_CLIENT_ID ?? service,

@@ -42,7 +42,14 @@ export function mountOps(
   });
 }
 
+/**
+ * Starts serving `app`, after a last handler that answers unknown routes with a JSON 404 (express's own
+ * is an HTML page, which API clients and load balancers log as garbage).
+ */
 export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Server> {
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not found', method: req.method, path: req.path });
+  });
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, () => resolve(server));
     server.once('error', reject);

@@ -11,22 +11,9 @@ import {
   type Producer,
   type ITopicConfig,
 } from 'kafkajs';
+import { kafkajsLevel } from './kafkaLog';
 import type { Logger } from './logger';
 import { TopicNames } from './topics';
-
-function toPinoLevel(level: logLevel): 'error' | 'warn' | 'info' | 'debug' {
-  switch (level) {
-    case logLevel.ERROR:
-    case logLevel.NOTHING:
-      return 'error';
-    case logLevel.WARN:
-      return 'warn';
-    case logLevel.INFO:
-      return 'info';
-    default:
-      return 'debug';
-  }
-}
 
 export function createKafka(opts: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   const log = opts.logger.child({ component: 'kafkajs' });
@@ -39,7 +26,7 @@ export function createKafka(opts: { brokers: string[]; clientId: string; logger:
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[toPinoLevel(level)](rest, message);
+        log[kafkajsLevel(level, message, rest)](rest, message);
       },
   });
 }

@@ -39,13 +39,13 @@ describe('canonical event round trip (real Kafka + schema registry)', () => {
     expect(bytes.subarray(5).equals(codec.type.toBuffer(event))).toBe(true);
     expect(got!.message.key?.toString()).toBe(event.subscriptionKey);
 
-    // The registry serves the same schema under that id and subject, and the subject is BACKWARD.
+    // The registry serves the same schema under that id and subject, and the subject is FULL_TRANSITIVE.
     const registered = await fetch(`${stackEnv().registryUrl}/schemas/ids/${schemaId}`).then((r) => r.json());
     expect(JSON.parse((registered as { schema: string }).schema).name).toBe('SubscriptionEvent');
     const config = await fetch(
       `${stackEnv().registryUrl}/config/${names.subject('subscriptionEvents')}`,
     ).then((r) => r.json());
-    expect(config).toEqual({ compatibilityLevel: 'BACKWARD' });
+    expect(config).toEqual({ compatibilityLevel: 'FULL_TRANSITIVE' });
 
     // Decoding through the registry client (independent of our codec) and through our codec agree.
     expect(await registry.decode(bytes)).toEqual(event);

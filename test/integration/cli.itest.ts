@@ -13,6 +13,11 @@ import { spawn } from 'node:child_process';
 import { envelope, rtdn, sub } from '../../services/play-store/testing';
 import { PLAY_STORE_FIXTURES } from '../support/paths';
 import { PLAY_TOKEN, startFakePlay } from '../support/play';
+import { codecFor, createRegistry } from '../../services/shared/avro';
+import type { SubscriptionEvent } from '../../services/shared/generated/avro';
+import { stackEnv } from '../support/env';
+import { sampleEvent } from '../support/fixtures';
+import { createCatalogTopics, testKafka } from '../support/kafka';
 
 const CLI = resolve(__dirname, '../../services/cli/main.ts');
 
@@ -87,7 +92,10 @@ describe('storeline normalize (CLI)', () => {
       expect(fake.state.acknowledged).toEqual([]); // inspecting files never acknowledges
       const noToken = await storelineAsync('normalize', files[0]!);
       expect(noToken.status).toBe(2);
-      expect(noToken.stderr).toMatch(/needs --play-api-token/);
+      expect(noToken.stderr).toMatch(
+        /not processed: a Google Play Pub\/Sub envelope.*needs --play-api-token/,
+      );
+      expect(noToken.stderr).not.toMatch(/malformed/);
     } finally {
       await fake.close();
     }
@@ -187,3 +195,75 @@ describe('storeline normalize (CLI)', () => {
     expect(r.stderr).toMatch(/authentication failed \(validity\)/);
   });
 });
+
+describe('storeline tail and usage (CLI)', () => {
+  it('prints the canonical topic from the beginning as JSON, filtered by type, and stops at the end', async () => {
+    const kafka = testKafka();
+    const names = await createCatalogTopics(kafka);
+    const codec = codecFor<SubscriptionEvent>(
+      createRegistry(stackEnv().registryUrl),
+      names,
+      'subscriptionEvents',
+    );
+    await codec.register();
+    const events = ['SUBSCRIPTION_STARTED', 'RENEWED', 'EXPIRED', 'RENEWED'].map((type, i) =>
+      sampleEvent({ type: type as SubscriptionEvent['type'], eventId: `app_store:tail-${i}:0` }),
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: names.name('subscriptionEvents'),
+      messages: events.map((e) => ({ key: e.subscriptionKey, value: codec.encode(e) })),
+    });
+    await producer.disconnect();
+
+    const env = {
+      ...process.env,
+      KAFKA_BROKERS: stackEnv().brokers.join(','),
+      SCHEMA_REGISTRY_URL: stackEnv().registryUrl,
+      TOPIC_PREFIX: names.prefix,
+    };
+    const r = await storelineAsyncEnv(
+      env,
+      'tail',
+      '--from-beginning',
+      '--type',
+      'renewed,expired',
+      '--until-end',
+    );
+    expect(r.status).toBe(0);
+    expect(r.events).toEqual([events[1], events[2], events[3]]);
+    const limited = await storelineAsyncEnv(env, 'tail', '--from-beginning', '--limit', '1');
+    expect(limited.events).toEqual([events[0]]);
+  });
+
+  it('exits 2 with the usage when no command or an unknown one is given, 0 for --help', () => {
+    const none = storeline();
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/usage: storeline <command>[\s\S]*tail/);
+    expect(storeline('frobnicate').status).toBe(2);
+    const help = spawnSync(process.execPath, ['--require', 'tsx/cjs', CLI, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/usage: storeline <command>/);
+  });
+});
+
+function storelineAsyncEnv(env: NodeJS.ProcessEnv, ...args: string[]) {
+  return new Promise<{ status: number | null; stderr: string; events: Record<string, unknown>[] }>((res) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (status) =>
+      res({
+        status,
+        stderr,
+        events: stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+      }),
+    );
+  });
+}

@@ -391,14 +391,21 @@ describe('Play Store pipeline (real HTTP, Kafka, registry, PostgreSQL; fake Play
       environment: 'PRODUCTION',
     });
     expect(a.find((e) => e.type === 'AUTO_RENEW_DISABLED')!.reason).toBe('COST_RELATED');
-    expect(a.filter((e) => e.type === 'PLAN_CHANGED').map((e) => e.planChange)).toEqual([
-      { fromProductId: 'basic', toProductId: 'premium', timing: 'IMMEDIATE', direction: 'UNKNOWN' },
-      { fromProductId: 'premium', toProductId: 'premium-plus', timing: 'IMMEDIATE', direction: 'UNKNOWN' },
+    const moved = (fromProductId: string, toProductId: string) => ({
+      fromProductId,
+      toProductId,
+      timing: 'IMMEDIATE',
+      direction: 'UNKNOWN',
+    });
+    expect(a.filter((e) => e.type === 'PLAN_CHANGED').map((e) => ({ ...e.planChange }))).toEqual([
+      // The sub() builder puts every item on base plan 'monthly'; the pushed add-on names none (''), so
+      // base plans keep the products' positions.
+      { ...moved('basic', 'premium'), fromBasePlanId: 'monthly', toBasePlanId: 'monthly' },
+      { ...moved('premium', 'premium-plus'), fromBasePlanId: 'monthly', toBasePlanId: 'monthly' },
       {
-        fromProductId: 'premium-plus',
-        toProductId: 'addon-storage,premium-plus',
-        timing: 'IMMEDIATE',
-        direction: 'UNKNOWN',
+        ...moved('premium-plus', 'addon-storage,premium-plus'),
+        fromBasePlanId: 'monthly',
+        toBasePlanId: ',monthly',
       },
     ]);
     expect(seq('play_store:tok-d')).toEqual(['PURCHASE_PENDING', 'PENDING_PURCHASE_CANCELED']);

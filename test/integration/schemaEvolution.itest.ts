@@ -1,7 +1,7 @@
 /**
  * A reader on the committed schema decodes records written with a newer schema that adds an EventType
  * symbol (read as UNKNOWN, the enum's default) and an optional field (ignored). The newer schema is
- * registered under the same subject, so the registry's BACKWARD check passes too.
+ * registered under the same subject, so the registry's FULL_TRANSITIVE check passes too.
  */
 import { AvroCodec, createRegistry } from '../../services/shared/avro';
 import type { SubscriptionEvent } from '../../services/shared/generated/avro';
@@ -56,7 +56,7 @@ describe('schema evolution (real registry)', () => {
     expect({ ...decoded, type: 'RENEWED' }).toEqual(sampleEvent());
   });
 
-  it('the registry refuses an incompatible change under BACKWARD', async () => {
+  it('the registry refuses an incompatible change under FULL_TRANSITIVE', async () => {
     const subject = `${randomId('evo')}-value`;
     await new AvroCodec(
       createRegistry(stackEnv().registryUrl),

@@ -5,9 +5,9 @@
  * not running and applies connect/config/*.json pointed at that prefix and at a fresh database; the test
  * then reads warehouse.subscription_events and warehouse.subscription_state with SQL: exactly the distinct
  * committed events (a redelivered eventId once, the aborted one never) with typed columns, the final
- * states, a poison record in the Connect DLQ with its context headers while the tasks keep running, and a
- * schema evolution (a new optional field, top-level and nested) that adds columns without touching the
- * rows already there. Everything it creates (topics, connectors, database, subjects) is removed at the end
+ * states, a poison record in the Connect DLQ with its context headers while the tasks keep running, and the
+ * real schema evolution (version 1 → 2: the base-plan fields inside planChange, plus a test-only top-level
+ * field on top) that adds columns without touching the rows already there. Everything it creates (topics, connectors, database, subjects) is removed at the end
  * (SINK_TEST_KEEP=1 keeps it to look at).
  *
  * Needs the embedded stack's ports (Kafka 9092, registry 8081, PostgreSQL 5432), Java 17 and Maven; the
@@ -22,6 +22,7 @@ import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { Client } from 'pg';
 import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
 import { TopicNames } from '../../services/shared/topics';
+import { history } from '../../scripts/schema-compat';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SINK = resolve(ROOT, 'scripts/sink/sink.sh');
@@ -310,16 +311,12 @@ const finalStates = [
   state(playEvents[3]!, { renewalCount: 1, trialConverted: true }),
 ];
 
-/** SubscriptionEvent with two new optional fields: one top-level, one inside the planChange record. */
+/** SubscriptionEvent as released first, before the Google base-plan fields (schemas/history). */
+const EVENT_SCHEMA_V1 = history('SubscriptionEvent').find((v) => v.version === 1)!.schema;
+
+/** The current SubscriptionEvent with one more optional top-level field (test only, never released). */
 function evolvedSchema(): Record<string, unknown> {
   const schema = JSON.parse(readFileSync(resolve(ROOT, 'schemas/SubscriptionEvent.avsc'), 'utf8'));
-  const planChange = schema.fields.find((f: { name: string }) => f.name === 'planChange');
-  planChange.type[1].fields.push({
-    name: 'fromBasePlanId',
-    type: ['null', 'string'],
-    default: null,
-    doc: 'Google base plan before the change.',
-  });
   schema.fields.push({
     name: 'testEvolutionField',
     type: ['null', 'string'],
@@ -408,7 +405,12 @@ beforeAll(async () => {
   }
 
   const registry = createRegistry(env.registryUrl);
-  const events = codecFor<Event>(registry, names, 'subscriptionEvents');
+  // The events a Storeline before schema version 2 wrote; the evolution test then writes version 2+.
+  const events = new AvroCodec<Event>(
+    registry,
+    names.subject('subscriptionEvents'),
+    EVENT_SCHEMA_V1 as never,
+  );
   const states = codecFor<Row>(registry, names, 'subscriptionState');
   await events.register();
   await states.register();
@@ -672,6 +674,7 @@ describe('warehouse sink (Kafka Connect → PostgreSQL)', () => {
         timing: 'IMMEDIATE',
         direction: 'UPGRADE',
         fromBasePlanId: 'monthly-autorenew',
+        toBasePlanId: 'yearly-autorenew',
       },
       testEvolutionField: 'evolved',
     });
@@ -688,15 +691,18 @@ describe('warehouse sink (Kafka Connect → PostgreSQL)', () => {
       product_id: 'premium_yearly',
       plan_change_from_product_id: 'premium_monthly',
       plan_change_from_base_plan_id: 'monthly-autorenew',
+      plan_change_to_base_plan_id: 'yearly-autorenew',
       test_evolution_field: 'evolved',
     });
     const added = await query(
       `select column_name, data_type from information_schema.columns
        where table_schema = 'warehouse' and table_name = 'subscription_events'
-         and column_name in ('plan_change_from_base_plan_id', 'test_evolution_field') order by column_name`,
+         and column_name in ('plan_change_from_base_plan_id', 'plan_change_to_base_plan_id', 'test_evolution_field')
+       order by column_name`,
     );
     expect(added).toEqual([
       { column_name: 'plan_change_from_base_plan_id', data_type: 'text' },
+      { column_name: 'plan_change_to_base_plan_id', data_type: 'text' },
       { column_name: 'test_evolution_field', data_type: 'text' },
     ]);
 
@@ -705,7 +711,12 @@ describe('warehouse sink (Kafka Connect → PostgreSQL)', () => {
       [change.eventId],
     );
     expect(after).toEqual(
-      before.map((r) => ({ ...r, plan_change_from_base_plan_id: null, test_evolution_field: null })),
+      before.map((r) => ({
+        ...r,
+        plan_change_from_base_plan_id: null,
+        plan_change_to_base_plan_id: null,
+        test_evolution_field: null,
+      })),
     );
   });
 });

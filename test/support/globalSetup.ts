@@ -6,6 +6,7 @@
  * The variables are exported for the test workers, which jest forks after this runs.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -82,6 +83,8 @@ function startLocalStack(): void {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // Tags every name this run creates, so the teardown can remove exactly those (test/support/cleanup.ts).
+  process.env.STORELINE_TEST_RUN ??= randomBytes(2).toString('hex');
   if (haveAll()) return;
   if (await dockerAnswers()) {
     await startContainers();

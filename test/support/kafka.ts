@@ -11,8 +11,13 @@ import { stackEnv } from './env';
 
 export const testLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
+/**
+ * A fresh name: `<prefix>-<run tag><8 hex>`. The run tag (globalSetup's STORELINE_TEST_RUN) lets the
+ * teardown remove exactly this run's subjects, topics and groups (test/support/cleanup.ts).
+ */
 export function randomId(prefix = 'test'): string {
-  return `${prefix}-${randomBytes(6).toString('hex')}`;
+  const run = process.env.STORELINE_TEST_RUN ?? randomBytes(2).toString('hex');
+  return `${prefix}-${run}${randomBytes(4).toString('hex')}`;
 }
 
 /**

@@ -1,0 +1,123 @@
+/**
+ * `storeline tail [--from-beginning] [--type T,...] [--store S] [--limit N] [--until-end]`: the canonical
+ * topic as decoded JSON, one event per line. Reads committed records only, in a throwaway consumer group
+ * that never commits, so it is invisible to the services' groups and lag.
+ */
+import { parseArgs } from 'node:util';
+import type { Kafka } from 'kafkajs';
+import pino from 'pino';
+import { z } from 'zod';
+import { codecFor, createRegistry } from '../shared/avro';
+import { kafkaEnv, parseConfig } from '../shared/config';
+import type { SubscriptionEvent } from '../shared/generated/avro';
+import { createKafka } from '../shared/kafka';
+import { TopicNames } from '../shared/topics';
+
+const USAGE =
+  'usage: storeline tail [--from-beginning] [--type T[,T…]] [--store APP_STORE|PLAY_STORE] [--limit N] [--until-end]\n' +
+  '  (reads KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_PREFIX; defaults: the embedded local stack)\n';
+
+/** An operator's first look is usually at the embedded stack: its addresses are the defaults. */
+const LOCAL_STACK = {
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/ccompat/v7',
+};
+
+/** How long --until-end waits for a record before it takes the topic as read to its end. */
+const QUIET_MS = 3000;
+
+export interface TailFilter {
+  types?: Set<string>;
+  store?: string;
+}
+
+export function matches(e: SubscriptionEvent, f: TailFilter): boolean {
+  return (!f.types || f.types.has(e.type)) && (!f.store || e.store === f.store);
+}
+
+function options(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'from-beginning': { type: 'boolean', default: false },
+      'until-end': { type: 'boolean', default: false },
+      type: { type: 'string' },
+      store: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const limit = values.limit === undefined ? Infinity : Number(values.limit);
+  if (!(limit > 0)) throw new Error(`--limit must be a positive number, got ${values.limit}`);
+  const filter: TailFilter = {
+    types: values.type ? new Set(values.type.split(',').map((t) => t.trim().toUpperCase())) : undefined,
+    store: values.store?.toUpperCase(),
+  };
+  return { fromBeginning: values['from-beginning'], untilEnd: values['until-end'], limit, filter };
+}
+
+export async function runTail(args: string[], env = process.env): Promise<number> {
+  let opts: ReturnType<typeof options>;
+  try {
+    opts = options(args);
+  } catch (err) {
+    process.stderr.write(`storeline tail: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 2;
+  }
+  const parsed = parseConfig(z.object(kafkaEnv), { ...LOCAL_STACK, ...env });
+  if (!parsed.ok) {
+    process.stderr.write(
+      `storeline tail: invalid configuration\n${parsed.problems.map((p) => `  - ${p}\n`).join('')}`,
+    );
+    return 2;
+  }
+  const { config } = parsed;
+  // stdout carries the events; the client's own warnings go to stderr.
+  const logger = pino({ name: 'storeline-tail', level: 'warn' }, pino.destination(2));
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'storeline-tail', logger });
+  const names = new TopicNames(config.TOPIC_PREFIX);
+  return tail(kafka, names, createRegistry(config.SCHEMA_REGISTRY_URL), opts);
+}
+
+async function tail(
+  kafka: Kafka,
+  names: TopicNames,
+  registry: ReturnType<typeof createRegistry>,
+  opts: ReturnType<typeof options>,
+): Promise<number> {
+  const codec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
+  const topic = names.name('subscriptionEvents');
+  const consumer = kafka.consumer({
+    groupId: `storeline-tail-${process.pid}-${Date.now()}`,
+    readUncommitted: false,
+  });
+  let printed = 0;
+  let lastRecordAt = Date.now();
+  const done = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (opts.untilEnd) {
+      const timer = setInterval(
+        () => Date.now() - lastRecordAt > QUIET_MS && (clearInterval(timer), stop()),
+        250,
+      );
+    }
+    void consumer.connect().then(async () => {
+      await consumer.subscribe({ topics: [topic], fromBeginning: opts.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ message }) => {
+          lastRecordAt = Date.now();
+          if (!message.value || printed >= opts.limit) return;
+          const event = await codec.decode(message.value);
+          if (!matches(event, opts.filter)) return;
+          process.stdout.write(`${JSON.stringify(event)}\n`);
+          if (++printed >= opts.limit) stop();
+        },
+      });
+    });
+  });
+  await done;
+  await consumer.disconnect();
+  return 0;
+}
