@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.stack/**', 'node_modules/**', 'coverage/**', 'services/shared/generated/**'] },
+  { ignores: ['dist/**', '.stack/**', 'node_modules/**', 'coverage/**', 'lib/core/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,8 +16,8 @@ export default tseslint.config(
   },
   {
     // Services log through pino; console is for CLIs and scripts only.
-    files: ['services/**/*.ts'],
-    ignores: ['services/cli/**', 'services/**/*.test.ts'],
+    files: ['services/**/*.ts', 'lib/**/*.ts'],
+    ignores: ['services/cli/**', '**/*.test.ts'],
     rules: { 'no-console': 'error' },
   },
   {

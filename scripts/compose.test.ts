@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { NormalizerConfig } from '../services/normalizer/config';
 import { ReceiverAppStoreConfig } from '../services/receiver-app-store/config';
 import { ReceiverPlayStoreConfig } from '../services/receiver-play-store/config';
-import { parseConfig } from '../services/shared/config';
+import { parseConfig } from '../lib/platform/config';
 import { StateAggregatorConfig } from '../services/state/config';
 import { TriggersConfig } from '../services/triggers/config';
 import { WebhookFanoutConfig } from '../services/webhook-fanout/config';

@@ -9,18 +9,23 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { APPLE_ROOT_CA_G3_DER } from '../app-store/appleRoot';
-import { loadCertificates } from '../app-store/certs';
-import { decodeNotificationV2 } from '../app-store/decode';
-import { mapAppStoreV1 } from '../app-store/mapV1';
-import { mapAppStoreV2, type RawContext } from '../app-store/mapV2';
-import { AppleVerifier, NotificationRejected } from '../app-store/verify';
-import { errorMessage, PoisonMessageError } from '../shared/errors';
-import { HttpPlayApi, serviceAccountToken, staticToken, type AccessTokenProvider } from '../play-store/api';
-import { createPlayProcessor } from '../play-store/processor';
-import { MemoryPlayRepo } from '../play-store/repo';
-import { createLogger } from '../shared/logger';
-import { subscriptionEventSchema, type SubscriptionEvent } from '../shared/generated/avro';
+import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
+import { loadCertificates } from '../../lib/core/app-store/certs';
+import { decodeNotificationV2 } from '../../lib/core/app-store/decode';
+import { mapAppStoreV1 } from '../../lib/core/app-store/mapV1';
+import { mapAppStoreV2, type RawContext } from '../../lib/core/app-store/mapV2';
+import { AppleVerifier, NotificationRejected } from '../../lib/core/app-store/verify';
+import { errorMessage, PoisonMessageError } from '../../lib/core/errors';
+import {
+  HttpPlayApi,
+  serviceAccountToken,
+  staticToken,
+  type AccessTokenProvider,
+} from '../../lib/adapters/play/api';
+import { createPlayProcessor } from '../../lib/core/play/processor';
+import { MemoryPlayRepo } from '../../lib/adapters/play/repo';
+import { createLogger } from '../../lib/platform/logger';
+import { subscriptionEventSchema, type SubscriptionEvent } from '../../lib/core/generated/avro';
 
 export interface CliIo {
   out: (line: string) => void;

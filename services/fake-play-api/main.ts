@@ -2,12 +2,12 @@
  * The local stand-in for the Google Play Developer API (documented paths; scenario data via PUT /_fake/...).
  * For the local pipeline and demos only: never point a production normalizer at it.
  */
-import { onShutdownSignal, runMain } from '../shared/lifecycle';
+import { onShutdownSignal, runMain } from '../../lib/platform/lifecycle';
 import { z } from 'zod';
-import { loadConfigOrExit, logLevel, port } from '../shared/config';
-import { closeServer, listen } from '../shared/http';
-import { createLogger } from '../shared/logger';
-import { createFakePlayApi } from '../play-store/fakePlayApi';
+import { loadConfigOrExit, logLevel, port } from '../../lib/platform/config';
+import { closeServer, listen } from '../../lib/platform/http';
+import { createLogger } from '../../lib/platform/logger';
+import { createFakePlayApi } from './app';
 
 const SERVICE = 'fake-play-api';
 const Config = z.object({

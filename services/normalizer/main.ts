@@ -1,21 +1,21 @@
 /** normalizer: wiring only (config, clients, start, SIGTERM). */
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { codecFor, createRegistry } from '../shared/avro';
-import { loadConfigOrExit } from '../shared/config';
-import type { SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../../lib/platform/lifecycle';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../../lib/platform/http';
+import { createKafka } from '../../lib/platform/kafka';
+import { createLogger } from '../../lib/platform/logger';
+import { TopicNames } from '../../lib/core/topics';
 import { NormalizerConfig } from './config';
 import { readFileSync } from 'node:fs';
-import { HttpPlayApi, serviceAccountToken, staticToken } from '../play-store/api';
-import { createPlayProcessor } from '../play-store/processor';
-import { PgPlayRepo, PLAY_MIGRATIONS } from '../play-store/repo';
-import { probeDatabase } from '../shared/db';
-import { migratedPool } from '../shared/bootstrap';
-import { CLAIM_MIGRATIONS, PgNotificationClaims } from './claims';
-import { createNormalizer } from './normalizer';
+import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { createPlayProcessor } from '../../lib/core/play/processor';
+import { PgPlayRepo, PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
+import { probeDatabase } from '../../lib/platform/db';
+import { migratedPool } from '../../lib/platform/bootstrap';
+import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
+import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 
 const SERVICE = 'normalizer';
 

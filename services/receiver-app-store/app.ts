@@ -9,16 +9,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { bodyErrorHandler } from '../shared/http';
+import { bodyErrorHandler } from '../../lib/platform/http';
 import { Histogram, type Registry } from 'prom-client';
-import { receiverMetrics } from '../shared/lifecycle';
-import { rawKeyV2 } from '../app-store/decode';
-import { rawKeyV1, v1NotificationId } from '../app-store/mapV1';
-import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
-import { errorMessage } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import type { Publish } from '../shared/publisher';
-import { RAW_HEADERS } from '../shared/rawHeaders';
+import { receiverMetrics } from '../../lib/platform/lifecycle';
+import { rawKeyV2 } from '../../lib/core/app-store/decode';
+import { rawKeyV1, v1NotificationId } from '../../lib/core/app-store/mapV1';
+import { appIdentity, NotificationRejected, type AppleVerifier } from '../../lib/core/app-store/verify';
+import { errorMessage } from '../../lib/core/errors';
+import type { Logger } from '../../lib/platform/logger';
+import type { Publish } from '../../lib/platform/publisher';
+import { RAW_HEADERS } from '../../lib/core/rawHeaders';
 
 export interface AppStoreReceiverDeps {
   verifier: AppleVerifier;

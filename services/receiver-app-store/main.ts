@@ -1,15 +1,15 @@
 /** receiver-app-store: wiring only (config, clients, start, SIGTERM). Logic lives in app.ts. */
-import { onShutdownSignal, runMain } from '../shared/lifecycle';
+import { onShutdownSignal, runMain } from '../../lib/platform/lifecycle';
 import { readFileSync } from 'node:fs';
-import { APPLE_ROOT_CA_G3_DER } from '../app-store/appleRoot';
-import { loadCertificates } from '../app-store/certs';
-import { AppleVerifier } from '../app-store/verify';
-import { loadConfigOrExit } from '../shared/config';
-import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { startPublisher } from '../shared/bootstrap';
-import { TopicNames } from '../shared/topics';
+import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
+import { loadCertificates } from '../../lib/core/app-store/certs';
+import { AppleVerifier } from '../../lib/core/app-store/verify';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import { closeServer, createMetricsRegistry, listen, mountOps } from '../../lib/platform/http';
+import { createKafka } from '../../lib/platform/kafka';
+import { createLogger } from '../../lib/platform/logger';
+import { startPublisher } from '../../lib/platform/bootstrap';
+import { TopicNames } from '../../lib/core/topics';
 import { createAppStoreReceiver } from './app';
 import { ReceiverAppStoreConfig } from './config';
 

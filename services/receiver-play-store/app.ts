@@ -8,16 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { bodyErrorHandler } from '../shared/http';
+import { bodyErrorHandler } from '../../lib/platform/http';
 import { Counter, type Registry } from 'prom-client';
-import { receiverMetrics } from '../shared/lifecycle';
-import { PoisonMessageError, errorMessage } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import type { Publish } from '../shared/publisher';
-import { RAW_HEADERS } from '../shared/rawHeaders';
-import { DLQ_HEADERS } from '../shared/transactional';
-import { parsePush, rawKeyOf } from '../play-store/envelope';
-import { authenticatePush, PushAuthError, type PushAuth } from './auth';
+import { receiverMetrics } from '../../lib/platform/lifecycle';
+import { PoisonMessageError, errorMessage } from '../../lib/core/errors';
+import type { Logger } from '../../lib/platform/logger';
+import type { Publish } from '../../lib/platform/publisher';
+import { RAW_HEADERS } from '../../lib/core/rawHeaders';
+import { DLQ_HEADERS } from '../../lib/platform/transactional';
+import { parsePush, rawKeyOf } from '../../lib/core/play/envelope';
+import { authenticatePush, PushAuthError, type PushAuth } from '../../lib/adapters/play/pushAuth';
 
 export interface PlayReceiverDeps {
   auth: PushAuth;

@@ -1,13 +1,13 @@
 /** receiver-play-store: wiring only (config, clients, start, SIGTERM). Logic lives in app.ts and auth.ts. */
-import { onShutdownSignal, runMain } from '../shared/lifecycle';
-import { loadConfigOrExit } from '../shared/config';
-import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { startPublisher } from '../shared/bootstrap';
-import { TopicNames } from '../shared/topics';
+import { onShutdownSignal, runMain } from '../../lib/platform/lifecycle';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import { closeServer, createMetricsRegistry, listen, mountOps } from '../../lib/platform/http';
+import { createKafka } from '../../lib/platform/kafka';
+import { createLogger } from '../../lib/platform/logger';
+import { startPublisher } from '../../lib/platform/bootstrap';
+import { TopicNames } from '../../lib/core/topics';
 import { createPlayReceiver } from './app';
-import { remoteJwks, type PushAuth } from './auth';
+import { remoteJwks, type PushAuth } from '../../lib/adapters/play/pushAuth';
 import { ReceiverPlayStoreConfig } from './config';
 
 const SERVICE = 'receiver-play-store';

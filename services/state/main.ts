@@ -1,15 +1,15 @@
 /** state-aggregator: wiring only (config, migrations, clients, consumer + query API, SIGTERM). */
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { codecFor } from '../shared/avro';
-import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
-import { loadConfigOrExit } from '../shared/config';
-import type { SubscriptionEvent, SubscriptionState } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, listen, mountOps } from '../shared/http';
-import { createLogger } from '../shared/logger';
-import { createAggregator } from './aggregator';
-import { createStateApi } from './api';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../../lib/platform/lifecycle';
+import { codecFor } from '../../lib/platform/avro';
+import { connectClients, guardTuning, migratedPool } from '../../lib/platform/bootstrap';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import type { SubscriptionEvent, SubscriptionState } from '../../lib/core/generated/avro';
+import { closeServer, createMetricsRegistry, listen, mountOps } from '../../lib/platform/http';
+import { createLogger } from '../../lib/platform/logger';
+import { createAggregator } from '../../lib/adapters/state/aggregator';
+import { createStateApi } from './app';
 import { StateAggregatorConfig } from './config';
-import { STATE_MIGRATIONS } from './migrations';
+import { STATE_MIGRATIONS } from '../../lib/adapters/state/migrations';
 
 const SERVICE = 'state-aggregator';
 

@@ -1,16 +1,16 @@
 /** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../../lib/platform/lifecycle';
 import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
-import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
-import { loadConfigOrExit } from '../shared/config';
-import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createLogger } from '../shared/logger';
+import { codecFor } from '../../lib/platform/avro';
+import { connectClients, guardTuning, migratedPool } from '../../lib/platform/bootstrap';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import type { EngagementTrigger, SubscriptionEvent } from '../../lib/core/generated/avro';
+import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../../lib/platform/http';
+import { createLogger } from '../../lib/platform/logger';
 import { TriggersConfig } from './config';
-import { DEFAULT_RULES, parseRules } from './rules';
-import { createTriggerService } from './service';
-import { TRIGGER_MIGRATIONS } from './store';
+import { DEFAULT_RULES, parseRules } from '../../lib/core/triggers/rules';
+import { createTriggerService } from '../../lib/adapters/triggers/service';
+import { TRIGGER_MIGRATIONS } from '../../lib/adapters/triggers/store';
 
 const SERVICE = 'churn-triggers';
 

@@ -1,19 +1,19 @@
 /** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
 import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
-import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
-import { loadConfigOrExit } from '../shared/config';
-import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { createLogger } from '../shared/logger';
-import { createWebhookApi } from './api';
+import { codecFor } from '../../lib/platform/avro';
+import { connectClients, guardTuning, migratedPool } from '../../lib/platform/bootstrap';
+import { loadConfigOrExit } from '../../lib/platform/config';
+import type { EngagementTrigger, SubscriptionEvent } from '../../lib/core/generated/avro';
+import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../../lib/platform/http';
+import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../../lib/platform/lifecycle';
+import { createLogger } from '../../lib/platform/logger';
+import { createWebhookApi } from './app';
 import { WebhookFanoutConfig } from './config';
-import { EndpointManager, SeedFile, applySeed } from './endpoints';
-import { WebhookSender } from './sender';
-import { createFanoutService } from './service';
-import { SsrfGuard } from './ssrf';
-import { WEBHOOK_MIGRATIONS } from './store';
+import { EndpointManager, SeedFile, applySeed } from '../../lib/adapters/webhooks/endpoints';
+import { WebhookSender } from '../../lib/adapters/webhooks/sender';
+import { createFanoutService } from '../../lib/adapters/webhooks/service';
+import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
+import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store';
 
 const SERVICE = 'webhook-fanout';
 

@@ -14,7 +14,7 @@ import type { Kafka } from 'kafkajs';
 import { createPki, type Pki } from '../support/appleSigning';
 import { killBroker, startBroker, startRegistry, stopRegistry } from '../support/stack';
 import { randomId, waitFor } from '../support/kafka';
-import type { TopicNames } from '../../services/shared/topics';
+import type { TopicNames } from '../../lib/core/topics';
 import {
   AppleLikeSender,
   Pipeline,

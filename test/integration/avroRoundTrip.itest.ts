@@ -2,9 +2,9 @@
  * A canonical event through the real broker and registry: encode -> produce -> consume -> decode, with the
  * Confluent wire format checked byte by byte.
  */
-import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+import { AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TOPICS } from '../../lib/core/topics';
 import { stackEnv } from '../support/env';
 import { sampleEvent } from '../support/fixtures';
 import { collect, createCatalogTopics, testKafka, waitForRecords } from '../support/kafka';

@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { notification } from '../../services/app-store/testing';
+import { notification } from '../kit/builders/appStore';
 import { createPki, signedBody } from '../support/appleSigning';
 import { REAL_BUNDLES, REAL_SAMPLES } from '../support/appStore';
 import { spawn } from 'node:child_process';
-import { envelope, rtdn, sub } from '../../services/play-store/testing';
-import { PLAY_STORE_FIXTURES } from '../support/paths';
+import { envelope, rtdn, sub } from '../kit/builders/play';
+import { PLAY_STORE_FIXTURES } from '../kit/fixtures';
 import { PLAY_TOKEN, startFakePlay } from '../support/play';
 
 const CLI = resolve(__dirname, '../../services/cli/main.ts');

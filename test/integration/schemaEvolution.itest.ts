@@ -3,9 +3,9 @@
  * symbol (read as UNKNOWN, the enum's default) and an optional field (ignored). The newer schema is
  * registered under the same subject, so the registry's BACKWARD check passes too.
  */
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+import { AvroCodec, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TOPICS } from '../../lib/core/topics';
 import { stackEnv } from '../support/env';
 import { sampleEvent } from '../support/fixtures';
 import { randomId } from '../support/kafka';

@@ -7,8 +7,8 @@
 import 'reflect-metadata';
 import { KeyObject, sign as cryptoSign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { DecodedNotificationV2 } from '../../services/app-store/model';
-import { APPLE_LEAF_OID, APPLE_WWDR_INTERMEDIATE_OID } from '../../services/app-store/verify';
+import type { DecodedNotificationV2 } from '../../lib/core/app-store/model';
+import { APPLE_LEAF_OID, APPLE_WWDR_INTERMEDIATE_OID } from '../../lib/core/app-store/verify';
 
 x509.cryptoProvider.set(webcrypto as never);
 

@@ -1,0 +1,151 @@
+/**
+ * churn-triggers: consumes the canonical topic (own group); per batch, one PostgreSQL transaction records
+ * each new event, loads its history, decides (pure) and writes the decision to the outbox; kafkajs then
+ * commits offsets. A publisher loop sends due outbox rows as Avro EngagementTriggers and marks them sent.
+ * The publisher starts before the consumer: it needs no partitions (rows are claimed with SKIP LOCKED), and
+ * joining the group can take up to the session timeout after a crash, which due triggers must not wait for.
+ * Delivery to the topic is at-least-once: a crash between the send and the mark re-sends the same
+ * triggerId, which consumers dedupe on.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { Pool } from 'pg';
+import { Counter, type Registry } from 'prom-client';
+import type { AvroCodec } from '../../platform/avro';
+import { ConsumerGuard, type BatchHandler, type GuardTuning } from '../../platform/consumerGuard';
+import { inTransaction } from '../../platform/db';
+import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
+import type { Logger } from '../../platform/logger';
+import type { TopicNames } from '../../core/topics';
+import { decide } from '../../core/triggers/decide';
+import { decodeCanonicalBatch } from '../../platform/canonicalBatch';
+import type { Rules } from '../../core/triggers/rules';
+import { applyDecision, loadHistory, lockDue, markApplied, markSent } from './store';
+
+export interface TriggerServiceDeps {
+  kafka: Kafka;
+  pool: Pool;
+  producer: Producer;
+  eventCodec: AvroCodec<SubscriptionEvent>;
+  triggerCodec: AvroCodec<EngagementTrigger>;
+  names: TopicNames;
+  rules: Rules;
+  groupId: string;
+  logger: Logger;
+  metrics?: Registry;
+  pollIntervalMs?: number;
+  now?: () => number;
+  sessionTimeoutMs?: number;
+  guard?: GuardTuning;
+}
+
+export function createTriggerService(deps: TriggerServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const registers = deps.metrics ? [deps.metrics] : [];
+  const fired = new Counter({
+    name: 'storeline_triggers_fired_total',
+    help: 'Engagement triggers sent',
+    labelNames: ['kind'],
+    registers,
+  });
+  const consumer = deps.kafka.consumer({
+    groupId: deps.groupId,
+    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
+  });
+  const guard = new ConsumerGuard({
+    ...deps.guard,
+    kafka: deps.kafka,
+    consumer,
+    groupId: deps.groupId,
+    component: 'churn-triggers',
+    logger: deps.logger,
+    metrics: deps.metrics,
+  });
+  const topic = deps.names.name('engagementTriggers');
+  let timer: NodeJS.Timeout | undefined;
+  let publishing: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  async function publishDue(): Promise<number> {
+    return inTransaction(deps.pool, async (c) => {
+      const at = now();
+      const due = await lockDue(c, at, 200);
+      if (due.length === 0) return 0;
+      await deps.producer.send({
+        topic,
+        acks: -1,
+        messages: due.map((t) => ({
+          key: t.subscriptionKey,
+          value: deps.triggerCodec.encode({ ...t, firedAt: at }),
+          headers: { 'trigger-id': t.triggerId },
+        })),
+      });
+      await markSent(
+        c,
+        due.map((t) => t.triggerId),
+        at,
+      );
+      for (const t of due) fired.inc({ kind: t.kind });
+      return due.length;
+    });
+  }
+
+  const loop = () => {
+    if (stopped) return;
+    publishing = publishDue()
+      .catch((err) => deps.logger.error({ err }, 'publishing due triggers failed; retrying'))
+      .then(() => {
+        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs ?? 500);
+      });
+  };
+
+  const haltPublisher = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await publishing;
+  };
+
+  const eachBatch: BatchHandler = async ({ batch }) => {
+    const { events } = await decodeCanonicalBatch({
+      messages: batch.messages,
+      topic: batch.topic,
+      partition: batch.partition,
+      codec: deps.eventCodec,
+      producer: deps.producer,
+      dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
+      logger: deps.logger,
+      now: now(),
+    });
+    await inTransaction(deps.pool, async (c) => {
+      for (const e of events) {
+        if (!(await markApplied(c, e.eventId))) continue;
+        const at = now();
+        const history = await loadHistory(c, e, at, deps.rules.refundAbuseSuspected.windowDays);
+        await applyDecision(c, decide(e, history, at, deps.rules));
+      }
+    });
+  };
+
+  return {
+    consumer,
+    publishDue,
+    readiness: () => guard.readiness(),
+    /** Publishes due triggers at once, then joins the group (which may take up to the session timeout). */
+    async start(): Promise<void> {
+      loop();
+      try {
+        await guard.start(
+          { topics: [deps.names.name('subscriptionEvents')], fromBeginning: true },
+          { eachBatchAutoResolve: false, eachBatch: guard.wrap(eachBatch, { resolve: true }) },
+        );
+      } catch (err) {
+        // A service that failed to start must not keep publishing behind its caller's back.
+        await haltPublisher();
+        throw err;
+      }
+    },
+    async stop(): Promise<void> {
+      await haltPublisher();
+      await guard.stop();
+    },
+  };
+}
