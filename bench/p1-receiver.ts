@@ -16,7 +16,7 @@ import { createAppStoreReceiver } from '../services/receiver-app-store/app';
 import { createIdempotentProducer } from '../lib/platform/kafka';
 import { createLogger } from '../lib/platform/logger';
 import { KafkaPublisher } from '../lib/platform/publisher';
-import { createPki, signedBody } from '../test/support/appleSigning';
+import { createPki, signedBody } from '../test/kit/appleSigning';
 import { serve } from '../test/support/http';
 import { freshTopics, kafkaClient, machine, runTs, stack } from './common';
 

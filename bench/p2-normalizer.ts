@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { notification } from '../test/kit/builders/appStore';
-import { createPki, signedBody } from '../test/support/appleSigning';
+import { createPki, signedBody } from '../test/kit/appleSigning';
 import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
 
 async function outputCount(kafka: Kafka, topic: string): Promise<number> {

@@ -19,7 +19,7 @@ import type { SubscriptionEvent } from '../lib/core/generated/avro';
 import { EndpointManager } from '../lib/adapters/webhooks/endpoints';
 import { SsrfGuard } from '../lib/adapters/webhooks/ssrf';
 import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store';
-import { createPki, signedBody } from '../test/support/appleSigning';
+import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
 import { realSampleEvents } from '../test/support/state';
 import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';

@@ -13,7 +13,8 @@ import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
 import { loadCertificates } from '../../lib/core/app-store/certs';
 import { decodeNotificationV2 } from '../../lib/core/app-store/decode';
 import { mapAppStoreV1 } from '../../lib/core/app-store/mapV1';
-import { mapAppStoreV2, type RawContext } from '../../lib/core/app-store/mapV2';
+import { mapAppStoreV2 } from '../../lib/core/app-store/mapV2';
+import type { RawContext } from '../../lib/core/rawContext';
 import { AppleVerifier, NotificationRejected } from '../../lib/core/app-store/verify';
 import { errorMessage, PoisonMessageError } from '../../lib/core/errors';
 import {

@@ -18,7 +18,7 @@ import { ensureTopics } from '../../lib/platform/kafka';
 import { createPool } from '../../lib/platform/db';
 import { allStates } from '../../lib/adapters/state/store';
 import { TopicNames } from '../../lib/core/topics';
-import { signedBody, type Pki } from '../support/appleSigning';
+import { signedBody, type Pki } from '../kit/appleSigning';
 import { freePort } from '../support/http';
 import { TEST_RETRY, drainTopic, randomId, waitFor } from '../support/kafka';
 import { setStackEnv, stackScript } from '../support/stack';

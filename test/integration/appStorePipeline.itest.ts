@@ -11,7 +11,7 @@ import { codecFor, createRegistry } from '../../lib/platform/avro';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 
 import { DLQ_HEADERS } from '../../lib/platform/transactional';
-import { createPki, signedBody, type Pki } from '../support/appleSigning';
+import { createPki, signedBody, type Pki } from '../kit/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
 import { stackEnv } from '../support/env';
 import { post } from '../support/http';

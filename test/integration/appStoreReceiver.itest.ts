@@ -4,7 +4,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { notification } from '../kit/builders/appStore';
-import { createPki, signJws, signedBody, type Pki } from '../support/appleSigning';
+import { createPki, signJws, signedBody, type Pki } from '../kit/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
 import { post } from '../support/http';
 import { collect, createCatalogTopics, testKafka, waitFor, waitForRecords } from '../support/kafka';

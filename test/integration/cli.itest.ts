@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { notification } from '../kit/builders/appStore';
-import { createPki, signedBody } from '../support/appleSigning';
+import { createPki, signedBody } from '../kit/appleSigning';
 import { REAL_BUNDLES, REAL_SAMPLES } from '../support/appStore';
 import { spawn } from 'node:child_process';
 import { envelope, rtdn, sub } from '../kit/builders/play';

@@ -16,7 +16,7 @@ import { subscriptionEventSchema } from '../../lib/core/generated/avro';
 import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
 import { createPool, migrate } from '../../lib/platform/db';
-import { createPki, signedBody } from '../support/appleSigning';
+import { createPki, signedBody } from '../kit/appleSigning';
 import { stackEnv } from '../support/env';
 import {
   collect,

@@ -9,7 +9,7 @@ import { notification } from '../kit/builders/appStore';
 import { codecFor, createRegistry } from '../../lib/platform/avro';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 
-import { createPki, signedBody } from '../support/appleSigning';
+import { createPki, signedBody } from '../kit/appleSigning';
 import { stackEnv } from '../support/env';
 import {
   collect,

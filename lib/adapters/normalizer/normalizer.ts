@@ -7,7 +7,7 @@ import type { Logger } from '../../platform/logger';
 import { TOPICS, type TopicNames } from '../../core/topics';
 import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../../platform/transactional';
 import { normalizeAppStoreRecord, rawContext } from '../../core/ingest/appStore';
-import type { RawContext } from '../../core/app-store/mapV2';
+import type { RawContext } from '../../core/rawContext';
 import { PoisonMessageError, type Dependency } from '../../core/errors';
 import type { NotificationClaims } from './claims';
 

@@ -4,7 +4,7 @@
  */
 import { PoisonMessageError, errorMessage } from '../errors';
 import type { DecodedNotificationV2, NotificationPayloadV2, RenewalInfo, TransactionInfo } from './model';
-import { decodeJwsPayload } from './verify';
+import { decodeJwsPayload } from './jws';
 
 function nested<T>(jws: string | undefined, what: string, notificationId: string): T | undefined {
   if (jws === undefined) return undefined;

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventType, SubscriptionEvent, SubscriptionStatus } from '../generated/avro';
-import type { RawContext } from './mapV2';
+import type { RawContext } from '../rawContext';
 import { environmentOf } from './mapV2';
 import type { NotificationV1, ReceiptInfoV1 } from './model';
 

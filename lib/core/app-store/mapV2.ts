@@ -18,16 +18,9 @@ import type {
   SubscriptionEvent,
   SubscriptionStatus,
 } from '../generated/avro';
+import type { RawContext } from '../rawContext';
 import { isKnownTypeV2, type DecodedNotificationV2, type TransactionInfo } from './model';
 import { appIdentity } from './verify';
-
-/** Where the raw notification came from and when a receiver accepted it. */
-export interface RawContext {
-  receivedAt: number;
-  rawTopic: string;
-  rawPartition: number;
-  rawOffset: number;
-}
 
 type EventDraft = { type: EventType } & Partial<Omit<SubscriptionEvent, 'type' | 'source'>>;
 

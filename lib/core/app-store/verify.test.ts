@@ -1,6 +1,6 @@
-import { createPki, signJws, signedBody, type Pki } from '../../../test/support/appleSigning';
+import { createPki, signJws, signedBody, type Pki } from '../../../test/kit/appleSigning';
 import { notification } from '../../../test/kit/builders/appStore';
-import { AppleVerifier, NotificationRejected, decodeJwsPayload } from './verify';
+import { AppleVerifier, NotificationRejected } from './verify';
 
 const b64url = (json: string) => Buffer.from(json).toString('base64url');
 const body = (signedPayload: string) => Buffer.from(JSON.stringify({ signedPayload }));
@@ -61,21 +61,5 @@ describe('AppleVerifier: JWS segments that are JSON but not objects', () => {
     const err = rejection(verifier, body(signJws(payload, pki)));
     expect(err).toBeInstanceOf(NotificationRejected);
     expect(err).toMatchObject({ check: 'environment', status: 401 });
-  });
-});
-
-describe('decodeJwsPayload (nested JWS)', () => {
-  const jws = (payload: string) => `${b64url('{"alg":"ES256"}')}.${b64url(payload)}.sig`;
-
-  it('decodes an object payload', () => {
-    expect(decodeJwsPayload(jws('{"originalTransactionId":"1"}'))).toEqual({ originalTransactionId: '1' });
-  });
-
-  it.each(['null', '5', '"x"', '[]', 'not json'])('throws on a payload of %s', (payload) => {
-    expect(() => decodeJwsPayload(jws(payload))).toThrow(/JSON/);
-  });
-
-  it('throws on a value that is not a compact JWS', () => {
-    expect(() => decodeJwsPayload('a.b')).toThrow(/compact/);
   });
 });

@@ -20,8 +20,8 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { errorMessage } from '../errors';
 import { extensionOids } from './der';
+import { segmentObject, type JsonObject } from './jws';
 import type { NotificationPayloadV2, NotificationV1 } from './model';
 
 export const APPLE_LEAF_OID = '1.2.840.113635.100.6.11.1';
@@ -75,41 +75,12 @@ interface VerifiedChain {
   notAfter: number;
 }
 
-type JsonObject = Record<string, unknown>;
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * A base64url JWS segment as a JSON object. The JOSE header is one (RFC 7515 section 4) and so is every App
- * Store payload; `null`, a number or an array parse as JSON but would fail later as a TypeError (a 500).
- */
-function segmentObject(part: string): JsonObject {
-  const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  if (!isJsonObject(value)) throw new TypeError('JSON is not an object');
-  return value;
-}
-
 function b64urlJson(part: string | undefined, what: string): JsonObject {
   if (!part) throw new NotificationRejected('jws', `JWS ${what} is missing`);
   try {
     return segmentObject(part);
   } catch {
     throw new NotificationRejected('jws', `JWS ${what} is not a base64url JSON object`);
-  }
-}
-
-/** Decodes a JWS payload without verifying it: only for JWS nested in an already verified payload. */
-export function decodeJwsPayload<T>(jws: string): T {
-  const parts = jws.split('.');
-  if (parts.length !== 3) throw new Error('nested JWS is not compact serialization');
-  try {
-    return segmentObject(parts[1] as string) as T;
-  } catch (err) {
-    throw new Error(`nested JWS payload is not a base64url JSON object (${errorMessage(err)})`, {
-      cause: err,
-    });
   }
 }
 

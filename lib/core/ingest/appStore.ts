@@ -7,9 +7,10 @@
  */
 import { decodeNotificationV2 } from '../app-store/decode';
 import { mapAppStoreV1 } from '../app-store/mapV1';
-import { mapAppStoreV2, type RawContext } from '../app-store/mapV2';
+import { mapAppStoreV2 } from '../app-store/mapV2';
+import type { RawContext } from '../rawContext';
 import type { NotificationPayloadV2, NotificationV1 } from '../app-store/model';
-import { decodeJwsPayload } from '../app-store/verify';
+import { decodeJwsPayload } from '../app-store/jws';
 import { PoisonMessageError, errorMessage } from '../errors';
 import type { SubscriptionEvent } from '../generated/avro';
 import { RAW_HEADERS } from '../rawHeaders';

@@ -5,7 +5,7 @@
  * code breaking ties, so a duplicate or late notification that changes nothing yields no event.
  * eventIds are `play_store:<Pub/Sub messageId>:<n>`.
  */
-import type { RawContext } from '../app-store/mapV2';
+import type { RawContext } from '../rawContext';
 import type { EventType, PeriodType, SubscriptionEvent, SubscriptionStatus } from '../generated/avro';
 import {
   SUBSCRIPTION_TYPES,

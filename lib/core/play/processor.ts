@@ -3,7 +3,7 @@
  * once, diff against the stored snapshot, acknowledge new purchases still pending acknowledgement, store the
  * outcome, return the events. I/O goes through the PlayApi and PlayRepo ports; the decision is diffPlay.
  */
-import type { RawContext } from '../app-store/mapV2';
+import type { RawContext } from '../rawContext';
 import type { SubscriptionEvent } from '../generated/avro';
 import type { Logger } from '../../platform/logger';
 import type { PlayApi } from '../../adapters/play/api';

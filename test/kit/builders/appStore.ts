@@ -5,7 +5,7 @@ import type {
   RenewalInfo,
   TransactionInfo,
 } from '../../../lib/core/app-store/model';
-import type { RawContext } from '../../../lib/core/app-store/mapV2';
+import type { RawContext } from '../../../lib/core/rawContext';
 
 export const CTX: RawContext = {
   receivedAt: 1_760_000_000_999,
