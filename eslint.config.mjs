@@ -20,6 +20,80 @@ export default tseslint.config(
     ignores: ['services/cli/**', '**/*.test.ts'],
     rules: { 'no-console': 'error' },
   },
+  // Layout boundaries. Where things live:
+  //   services/<name>/  one folder per deployable: main.ts (the service spec), config.ts, app.ts when it
+  //                     serves HTTP (services/cli keeps its command files);
+  //   lib/core/         pure: store mapping, ingest (accept, normalize), fold, trigger decisions, webhook
+  //                     policy and signing, the topic catalog, the generated Avro types;
+  //   lib/platform/     Kafka client, publisher, transactional loop, DLQ records, consumer guard, Avro codec,
+  //                     database, HTTP helpers, metrics, lifecycle;
+  //   lib/adapters/     Play API client and snapshot repository, pending-claim store, webhook store, SSRF
+  //                     guard and sender, and each consumer's worker over core + platform;
+  //   test/kit/         builders, fakes, fixture paths, the signing PKI: for tests, never built into dist/.
+  // Rules: lib/core imports only lib/core, the generated types, pure node built-ins and pure libraries (no
+  // Kafka, PostgreSQL, Express, pino, fetch, fs, net, http); nothing built (lib/, services/) imports test/kit;
+  // lib never imports services. Tests are exempt: they may reach anything.
+  {
+    files: ['lib/**/*.ts', 'services/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)test/', message: 'test/kit is for tests: nothing built imports it.' }] },
+      ],
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    ignores: ['**/*.test.ts', 'lib/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '(^|/)test/', message: 'test/kit is for tests: nothing built imports it.' },
+            { regex: '(^|/)services/', message: 'lib never imports a deployable (services/).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['lib/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...['kafkajs', 'pg', 'express', 'pino', 'prom-client', '@kafkajs/confluent-schema-registry'],
+            ...[
+              'fs',
+              'fs/promises',
+              'net',
+              'http',
+              'https',
+              'http2',
+              'dns',
+              'tls',
+              'dgram',
+              'child_process',
+            ].flatMap((m) => [m, `node:${m}`]),
+          ].map((name) => ({ name, message: 'lib/core is pure: no I/O.' })),
+          patterns: [
+            {
+              regex: '(^|/)(platform|adapters|services|test|scripts|bench)(/|$)',
+              message: 'lib/core imports only lib/core (and the generated types in lib/core/generated).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'fetch', message: 'lib/core is pure: HTTP belongs in lib/adapters or lib/platform.' },
+      ],
+    },
+  },
   {
     files: ['**/*.test.ts', 'test/**/*.ts'],
     ...jest.configs['flat/recommended'],

@@ -15,7 +15,7 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-export type TopicValue = { format: 'raw' } | { format: 'avro'; schema: Schema };
+type TopicValue = { format: 'raw' } | { format: 'avro'; schema: Schema };
 
 export interface TopicSpec {
   name: string;

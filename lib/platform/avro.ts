@@ -14,14 +14,14 @@ export type AvroTopicId = 'subscriptionEvents' | 'subscriptionState' | 'engageme
 
 const MAGIC = 0;
 
-export function parseWireHeader(buf: Buffer): { schemaId: number; payload: Buffer } {
+function parseWireHeader(buf: Buffer): { schemaId: number; payload: Buffer } {
   if (buf.length < 5 || buf[0] !== MAGIC) {
     throw new PoisonMessageError('decode', 'not Confluent wire format (missing magic byte 0 or too short)');
   }
   return { schemaId: buf.readInt32BE(1), payload: buf.subarray(5) };
 }
 
-export function frame(schemaId: number, payload: Buffer): Buffer {
+function frame(schemaId: number, payload: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + payload.length);
   out[0] = MAGIC;
   out.writeInt32BE(schemaId, 1);
@@ -117,7 +117,7 @@ const NETWORK_FAILURE =
  * reason. A registry that is down, slow or failing (5xx, 408, 429, network) is a DependencyError: the
  * consumer pauses and probes it, and the record is read again once it answers.
  */
-export async function fetchWriter(registry: SchemaRegistry, schemaId: number): Promise<Type> {
+async function fetchWriter(registry: SchemaRegistry, schemaId: number): Promise<Type> {
   let raw: Type;
   try {
     // The registry client returns its own avsc Type for Avro schemas.

@@ -144,7 +144,7 @@ const PG_UNSTORABLE_TEXT = new Set(['22021', '22P05']);
  * A 400 for errors that are the request's fault but are raised outside a handler's validation; undefined for
  * anything else (a 500).
  */
-export function clientError(err: unknown): { status: 400; message: string } | undefined {
+function clientError(err: unknown): { status: 400; message: string } | undefined {
   // express's router decodes path parameters before any handler runs; `%zz` or a truncated UTF-8 sequence
   // (`%E0%A4%A`) throws a URIError there.
   if (err instanceof URIError) {

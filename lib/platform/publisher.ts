@@ -27,7 +27,7 @@ import { PipelineError, TransientError, errorMessage } from '../core/errors';
 import type { Headers } from './kafka';
 import type { Logger } from './logger';
 
-export interface RawRecord {
+interface RawRecord {
   topic: string;
   key: string;
   value: Buffer;
@@ -65,7 +65,7 @@ interface Pending {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Everything a record needs, checked per record so one bad record can never fail a shared batch. */
-export function invalidRecord(r: RawRecord): string | undefined {
+function invalidRecord(r: RawRecord): string | undefined {
   if (typeof r.topic !== 'string' || r.topic === '') return 'topic must be a non-empty string';
   if (typeof r.key !== 'string' || r.key === '') return 'key must be a non-empty string';
   if (!Buffer.isBuffer(r.value)) return 'value must be bytes';

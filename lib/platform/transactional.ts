@@ -62,9 +62,9 @@ export interface OutputRecord {
   headers?: Headers;
 }
 
-export type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
+type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
 
-export interface ChunkCommitted {
+interface ChunkCommitted {
   topic: string;
   partition: number;
   lastOffset: string;
@@ -130,7 +130,7 @@ export function deadLetter(input: InputRecord, dlqTopic: string, err: unknown, n
   };
 }
 
-export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const exp = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
   // Full jitter in the upper half: spreads retries of many instances without collapsing to zero.
   return Math.round(exp / 2 + (random() * exp) / 2);

@@ -35,14 +35,14 @@ export interface CliIo {
   now: () => number;
 }
 
-export const nodeIo: CliIo = {
+const nodeIo: CliIo = {
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
   readFile: (p) => readFileSync(p),
   now: Date.now,
 };
 
-export const USAGE = `usage: storeline normalize [options] FILE...
+const USAGE = `usage: storeline normalize [options] FILE...
   --apple-root FILE        trusted Apple root, DER or PEM (repeatable; default: bundled Apple Root CA - G3)
   --bundle-id ID           allowed bundleId (repeatable; default: any, with a warning)
   --verify-at MODE         signed-date (default) or now: the date certificates must be valid at
@@ -56,14 +56,14 @@ Pub/Sub envelopes are processed in the order given; snapshots and seen message i
 const FIELD_ORDER = (subscriptionEventSchema as { fields: { name: string }[] }).fields.map((f) => f.name);
 
 /** One JSON line per event, fields in the Avro schema's order. */
-export function eventJson(e: SubscriptionEvent): string {
+function eventJson(e: SubscriptionEvent): string {
   const rec = e as unknown as Record<string, unknown>;
   return JSON.stringify(Object.fromEntries(FIELD_ORDER.map((k) => [k, rec[k]])));
 }
 
-export type Detected = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub' | 'unknown';
+type Detected = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub' | 'unknown';
 
-export function detectFormat(body: unknown): Detected {
+function detectFormat(body: unknown): Detected {
   if (typeof body !== 'object' || body === null) return 'unknown';
   if (typeof (body as { signedPayload?: unknown }).signedPayload === 'string') return 'app-store-v2';
   if (typeof (body as { notification_type?: unknown }).notification_type === 'string') return 'app-store-v1';

@@ -4,7 +4,7 @@
  * (PUT /_fake/...) or in process. It also serves an OAuth token endpoint for the service-account flow.
  */
 import express, { type Express } from 'express';
-import type { VoidedPurchase } from '../../lib/adapters/play/api';
+import type { VoidedPurchase } from '../../lib/core/play/ports';
 import type { ProductPurchase, SubscriptionPurchaseV2 } from '../../lib/core/play/model';
 
 export interface FakePlayState {

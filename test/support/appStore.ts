@@ -11,7 +11,7 @@ import { createIdempotentProducer } from '../../lib/platform/kafka';
 import { serve } from './http';
 import { testLogger } from './kafka';
 
-export const REAL_DIR = resolve(APP_STORE_FIXTURES, 'real');
+const REAL_DIR = resolve(APP_STORE_FIXTURES, 'real');
 export const REAL_SAMPLES = readdirSync(REAL_DIR)
   .filter((f) => /^\d\d_[^.]+\.json$/.test(f))
   .map((f) => ({ file: f, path: resolve(REAL_DIR, f), body: readFileSync(resolve(REAL_DIR, f)) }));

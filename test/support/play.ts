@@ -14,8 +14,8 @@ import { testLogger } from './kafka';
 
 export const PLAY_TOKEN = 'fake-play-access-token';
 export const PUSH_TOKEN = 'push-secret-token-0123456789';
-export const PUSH_SA = 'rtdn-push@storeline-test.iam.gserviceaccount.com';
-export const AUDIENCE = 'https://storeline.example/play-store/pubsub';
+const PUSH_SA = 'rtdn-push@storeline-test.iam.gserviceaccount.com';
+const AUDIENCE = 'https://storeline.example/play-store/pubsub';
 
 export async function startFakePlay() {
   const fake = createFakePlayApi({ accessToken: PLAY_TOKEN });

@@ -30,7 +30,7 @@ export interface NormalizerDeps {
   exitAfterMs?: number;
 }
 
-export function toOutputs(
+function toOutputs(
   events: SubscriptionEvent[],
   topic: string,
   codec: AvroCodec<SubscriptionEvent>,

@@ -13,29 +13,10 @@
 import { importPKCS8, SignJWT } from 'jose';
 import { PipelineError, TransientError, errorMessage } from '../../core/errors';
 import type { ProductPurchase, SubscriptionPurchaseV2 } from '../../core/play/model';
+import type { PlayApi, VoidedPurchase } from '../../core/play/ports';
 
-export interface VoidedPurchase {
-  purchaseToken?: string;
-  orderId?: string;
-  purchaseTimeMillis?: string;
-  voidedTimeMillis?: string;
-  voidedSource?: number;
-  voidedReason?: number;
-  voidedQuantity?: number;
-}
-
-export interface PlayApi {
-  getSubscriptionV2(packageName: string, token: string): Promise<SubscriptionPurchaseV2 | null>;
-  getProductPurchase(packageName: string, productId: string, token: string): Promise<ProductPurchase | null>;
-  acknowledgeSubscription(packageName: string, token: string, subscriptionId?: string): Promise<void>;
-  listVoidedPurchases(
-    packageName: string,
-    opts?: { startTime?: number; endTime?: number; type?: 0 | 1; token?: string },
-  ): Promise<{ voidedPurchases: VoidedPurchase[]; nextPageToken?: string }>;
-}
-
-export const GOOGLE_API_ROOT = 'https://androidpublisher.googleapis.com';
-export const ANDROIDPUBLISHER_SCOPE = 'https://www.googleapis.com/auth/androidpublisher';
+const GOOGLE_API_ROOT = 'https://androidpublisher.googleapis.com';
+const ANDROIDPUBLISHER_SCOPE = 'https://www.googleapis.com/auth/androidpublisher';
 
 export type AccessTokenProvider = () => Promise<string>;
 
@@ -89,7 +70,7 @@ export function serviceAccountToken(
   };
 }
 
-export class PlayApiError extends PipelineError {
+class PlayApiError extends PipelineError {
   constructor(
     message: string,
     readonly status: number,

@@ -12,24 +12,10 @@ import type { Pool } from 'pg';
 import { inTransaction, type Migration } from '../../platform/db';
 import type { SubscriptionEvent } from '../../core/generated/avro';
 import type { PlaySnapshot } from '../../core/play/model';
-
-export interface Outcome {
-  messageId: string;
-  rawPosition: string;
-  events: SubscriptionEvent[];
-  snapshot?: PlaySnapshot;
-  replaces?: string;
-}
-
-export interface PlayRepo {
-  outcome(messageId: string): Promise<{ rawPosition: string; events: SubscriptionEvent[] } | undefined>;
-  snapshot(token: string): Promise<PlaySnapshot | undefined>;
-  rootByOrder(orderId: string): Promise<string | undefined>;
-  commit(o: Outcome): Promise<void>;
-}
+import type { Outcome, PlayRepo } from '../../core/play/ports';
 
 /** Subscription orders renew as GPA.x..0, GPA.x..1, …: the base id identifies the subscription. */
-export const orderBase = (orderId: string) => orderId.replace(/\.\.\d+$/, '');
+const orderBase = (orderId: string) => orderId.replace(/\.\.\d+$/, '');
 
 export const PLAY_MIGRATIONS: Migration[] = [
   {

@@ -14,7 +14,7 @@ import { type Endpoint, getEndpoint, insertEndpoint, saveEndpoint } from './stor
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(100).nullable();
 
-export const EndpointFields = z.strictObject({
+const EndpointFields = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
   description: z.string().max(500).nullable(),
   eventTypes: list(

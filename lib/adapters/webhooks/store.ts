@@ -72,7 +72,7 @@ export const WEBHOOK_MIGRATIONS: Migration[] = [
   },
 ];
 
-export interface SecretEntry {
+interface SecretEntry {
   secret: string;
   /** Null while current; set on rotation to when the old secret stops being used. */
   expiresAt: number | null;

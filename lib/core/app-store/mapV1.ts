@@ -26,7 +26,7 @@ export function v1NotificationId(body: Buffer): string {
 }
 
 /** The most recent transaction in the receipt: it names the subscription (original_transaction_id). */
-export function latestReceiptV1(n: NotificationV1): ReceiptInfoV1 | undefined {
+function latestReceiptV1(n: NotificationV1): ReceiptInfoV1 | undefined {
   return [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc)[0];
 }
 

@@ -66,7 +66,7 @@ export function environmentOf(env: string | undefined): SubscriptionEvent['envir
 }
 
 /** offerType: 1 intro, 2 promotional, 3 offer code, 4 win-back. */
-export function offerOf(tx: TransactionInfo | undefined): Offer | null {
+function offerOf(tx: TransactionInfo | undefined): Offer | null {
   if (!tx || tx.offerType === undefined) return null;
   const freeTrial = tx.offerDiscountType === 'FREE_TRIAL';
   const type: Offer['type'] =
@@ -89,7 +89,7 @@ export function offerOf(tx: TransactionInfo | undefined): Offer | null {
   };
 }
 
-export function periodTypeOf(tx: TransactionInfo | undefined): PeriodType | null {
+function periodTypeOf(tx: TransactionInfo | undefined): PeriodType | null {
   if (!tx) return null;
   if (tx.type === 'Non-Renewing Subscription') return 'PREPAID';
   if (tx.type !== 'Auto-Renewable Subscription') return null;
@@ -114,7 +114,7 @@ function expirationReason(subtype: string | undefined): string {
   }
 }
 
-export function refundOf(tx: TransactionInfo | undefined): Refund {
+function refundOf(tx: TransactionInfo | undefined): Refund {
   const scope: Refund['scope'] =
     tx?.revocationType === 'REFUND_PRORATED'
       ? 'PRORATED'
@@ -124,7 +124,7 @@ export function refundOf(tx: TransactionInfo | undefined): Refund {
   return { scope, percentage: tx?.revocationPercentage ?? null, quantity: null };
 }
 
-export function revocationReason(tx: TransactionInfo | undefined): string | null {
+function revocationReason(tx: TransactionInfo | undefined): string | null {
   if (tx?.revocationReason === 1) return 'APP_ISSUE';
   if (tx?.revocationReason === 0) return 'OTHER';
   return null;

@@ -31,7 +31,7 @@ export type KnownNotificationTypeV2 =
   | 'PRICE_CHANGE'
   | 'TEST';
 
-export const KNOWN_NOTIFICATION_TYPES_V2: readonly KnownNotificationTypeV2[] = [
+const KNOWN_NOTIFICATION_TYPES_V2: readonly KnownNotificationTypeV2[] = [
   'SUBSCRIBED',
   'DID_RENEW',
   'DID_CHANGE_RENEWAL_STATUS',
@@ -131,7 +131,7 @@ export interface RenewalInfo {
 }
 
 /** https://developer.apple.com/documentation/appstoreservernotifications/data */
-export interface NotificationData {
+interface NotificationData {
   appAppleId?: number;
   bundleId?: string;
   bundleVersion?: string;
@@ -144,7 +144,7 @@ export interface NotificationData {
   consumptionRequestReason?: string;
 }
 
-export interface NotificationSummary {
+interface NotificationSummary {
   environment?: string;
   appAppleId?: number;
   bundleId?: string;
@@ -155,14 +155,14 @@ export interface NotificationSummary {
   failedCount?: number;
 }
 
-export interface ExternalPurchaseToken {
+interface ExternalPurchaseToken {
   externalPurchaseId?: string;
   tokenCreationDate?: number;
   appAppleId?: number;
   bundleId?: string;
 }
 
-export interface AppData {
+interface AppData {
   appAppleId?: number;
   bundleId?: string;
   environment?: string;
@@ -230,7 +230,7 @@ export interface ReceiptInfoV1 {
   in_app_ownership_type?: string;
 }
 
-export interface PendingRenewalInfoV1 {
+interface PendingRenewalInfoV1 {
   auto_renew_product_id?: string;
   auto_renew_status?: string;
   original_transaction_id?: string;

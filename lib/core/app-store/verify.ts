@@ -54,7 +54,7 @@ export class NotificationRejected extends Error {
   }
 }
 
-export type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
+type AppleEnvironment = 'Production' | 'Sandbox' | 'Xcode' | 'LocalTesting';
 
 export interface AppleVerifierOptions {
   /** Trusted root certificates (DER). Default in config: the bundled Apple Root CA - G3. */
@@ -257,7 +257,7 @@ function safeOids(cert: X509Certificate): string[] {
 }
 
 /** Constant-time comparison that also hides the secret's length. */
-export function secretEquals(given: unknown, secret: string): boolean {
+function secretEquals(given: unknown, secret: string): boolean {
   if (typeof given !== 'string') return false;
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(secret).digest();

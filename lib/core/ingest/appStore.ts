@@ -23,7 +23,7 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-export function normalizeAppStoreV2(body: Buffer, ctx: RawContext): SubscriptionEvent[] {
+function normalizeAppStoreV2(body: Buffer, ctx: RawContext): SubscriptionEvent[] {
   const signedPayload = (parseJson(body) as { signedPayload?: unknown } | null)?.signedPayload;
   if (typeof signedPayload !== 'string') throw new PoisonMessageError('decode', 'body has no signedPayload');
   let payload: NotificationPayloadV2;

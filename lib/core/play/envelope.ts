@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { PoisonMessageError } from '../errors';
 import type { DeveloperNotification } from './model';
 
-export const PushEnvelope = z.object({
+const PushEnvelope = z.object({
   message: z
     .object({
       data: z.string().min(1),

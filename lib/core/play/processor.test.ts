@@ -1,5 +1,5 @@
 import { createLogger } from '../../platform/logger';
-import type { PlayApi } from '../../adapters/play/api';
+import type { PlayApi } from './ports';
 import type { SubscriptionPurchaseV2 } from './model';
 import { createPlayProcessor } from './processor';
 import { MemoryPlayRepo } from '../../adapters/play/repo';

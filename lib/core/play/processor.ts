@@ -5,11 +5,10 @@
  */
 import type { RawContext } from '../rawContext';
 import type { SubscriptionEvent } from '../generated/avro';
-import type { Logger } from '../../platform/logger';
-import type { PlayApi } from '../../adapters/play/api';
+import type { Logger } from '../logger';
+import type { PlayApi, PlayRepo } from './ports';
 import { diffPlay } from './diff';
 import { parsePush } from './envelope';
-import type { PlayRepo } from '../../adapters/play/repo';
 
 export interface PlayProcessorDeps {
   api: PlayApi;

@@ -15,9 +15,9 @@
 import type { EventType, StateStatus, SubscriptionEvent, SubscriptionState } from '../generated/avro';
 
 /** Version key of an event: store time, then eventId to break ties deterministically. */
-export type VersionKey = readonly [occurredAt: number, eventId: string];
+type VersionKey = readonly [occurredAt: number, eventId: string];
 
-export function newer(a: VersionKey, b: VersionKey | null | undefined): boolean {
+function newer(a: VersionKey, b: VersionKey | null | undefined): boolean {
   if (!b) return true;
   return a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1];
 }
@@ -41,7 +41,7 @@ export interface FoldState {
 const RENEWALS: ReadonlySet<EventType> = new Set(['RENEWED', 'BILLING_RECOVERED']);
 
 /** Storeline's status: the store's status refined by period type (TRIAL) and refunds (REFUNDED). */
-export function stateStatus(e: SubscriptionEvent): StateStatus {
+function stateStatus(e: SubscriptionEvent): StateStatus {
   if (e.type === 'REFUNDED' && !e.entitled) return 'REFUNDED';
   if (e.status === 'ACTIVE' && e.periodType === 'TRIAL') return 'TRIAL';
   return e.status;

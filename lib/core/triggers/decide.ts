@@ -62,7 +62,7 @@ const CANCELLED_BY: Record<Cancellable, { by: ReadonlySet<EventType>; scope: (r:
 const CANCELLABLE = Object.keys(CANCELLED_BY) as Cancellable[];
 
 /** What `e` cancels, one target per scope. Without an appUserId there is no user to widen to. */
-export function cancellations(e: SubscriptionEvent, rules: Rules): CancelTarget[] {
+function cancellations(e: SubscriptionEvent, rules: Rules): CancelTarget[] {
   const hit = CANCELLABLE.filter((k) => CANCELLED_BY[k].by.has(e.type));
   const user = e.appUserId || null;
   const widened = (k: Cancellable) => user !== null && CANCELLED_BY[k].scope(rules) === 'user';

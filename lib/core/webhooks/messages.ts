@@ -31,10 +31,10 @@ export interface EndpointFilter {
   appIds: string[] | null;
 }
 
-export const EVENT_PREFIX = 'subscription.';
-export const TRIGGER_PREFIX = 'trigger.';
+const EVENT_PREFIX = 'subscription.';
+const TRIGGER_PREFIX = 'trigger.';
 
-export const KNOWN_TYPES: readonly string[] = [
+const KNOWN_TYPES: readonly string[] = [
   ...EVENT_TYPE_SYMBOLS.map((t) => EVENT_PREFIX + t),
   ...TRIGGER_KIND_SYMBOLS.map((k) => TRIGGER_PREFIX + k),
 ];

@@ -10,7 +10,7 @@ export type AttemptResult =
   | { kind: 'network'; error: string }
   | { kind: 'refused'; error: string };
 
-export type Outcome = 'success' | 'retry' | 'gone' | 'rejected' | 'refused' | 'exhausted';
+type Outcome = 'success' | 'retry' | 'gone' | 'rejected' | 'refused' | 'exhausted';
 
 export interface RetryPolicy {
   /** Delays before the 2nd, 3rd, ... attempt (ms). Its length + 1 is the number of attempts. */

@@ -6,9 +6,9 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 
-export const SECRET_PREFIX = 'whsec_';
-export const MIN_SECRET_BYTES = 24;
-export const MAX_SECRET_BYTES = 64;
+const SECRET_PREFIX = 'whsec_';
+const MIN_SECRET_BYTES = 24;
+const MAX_SECRET_BYTES = 64;
 
 export function generateSecret(bytes = 32): string {
   if (bytes < MIN_SECRET_BYTES || bytes > MAX_SECRET_BYTES) {

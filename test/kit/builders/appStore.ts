@@ -14,7 +14,7 @@ export const CTX: RawContext = {
   rawOffset: 7,
 };
 
-export function transaction(over: Partial<TransactionInfo> = {}): TransactionInfo {
+function transaction(over: Partial<TransactionInfo> = {}): TransactionInfo {
   return {
     transactionId: '2000000111111112',
     originalTransactionId: '2000000111111111',
@@ -37,7 +37,7 @@ export function transaction(over: Partial<TransactionInfo> = {}): TransactionInf
   };
 }
 
-export function renewal(over: Partial<RenewalInfo> = {}): RenewalInfo {
+function renewal(over: Partial<RenewalInfo> = {}): RenewalInfo {
   return {
     originalTransactionId: '2000000111111111',
     productId: 'pro.monthly',
