@@ -11,11 +11,11 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
 import { loadCertificates } from '../../lib/core/app-store/certs';
-import { decodeNotificationV2 } from '../../lib/core/app-store/decode';
-import { mapAppStoreV1 } from '../../lib/core/app-store/mapV1';
-import { mapAppStoreV2 } from '../../lib/core/app-store/mapV2';
 import type { RawContext } from '../../lib/core/rawContext';
 import { AppleVerifier, NotificationRejected } from '../../lib/core/app-store/verify';
+import { acceptAppStore } from '../../lib/core/ingest/acceptAppStore';
+import { sniffFormat, type RawFormat } from '../../lib/core/ingest/format';
+import { normalize, type PlayNormalize } from '../../lib/core/ingest/normalize';
 import { errorMessage, PoisonMessageError } from '../../lib/core/errors';
 import {
   HttpPlayApi,
@@ -59,17 +59,6 @@ const FIELD_ORDER = (subscriptionEventSchema as { fields: { name: string }[] }).
 function eventJson(e: SubscriptionEvent): string {
   const rec = e as unknown as Record<string, unknown>;
   return JSON.stringify(Object.fromEntries(FIELD_ORDER.map((k) => [k, rec[k]])));
-}
-
-type Detected = 'app-store-v2' | 'app-store-v1' | 'play-store-pubsub' | 'unknown';
-
-function detectFormat(body: unknown): Detected {
-  if (typeof body !== 'object' || body === null) return 'unknown';
-  if (typeof (body as { signedPayload?: unknown }).signedPayload === 'string') return 'app-store-v2';
-  if (typeof (body as { notification_type?: unknown }).notification_type === 'string') return 'app-store-v1';
-  if (typeof (body as { message?: { data?: unknown } }).message?.data === 'string')
-    return 'play-store-pubsub';
-  return 'unknown';
 }
 
 export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<number> {
@@ -139,14 +128,19 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
       return 2;
     }
   }
-  const play = accessToken
+  const play: PlayNormalize = accessToken
     ? createPlayProcessor({
         api: new HttpPlayApi({ rootUrl: values['play-api-url'], accessToken, maxAttempts: 2 }),
         repo: new MemoryPlayRepo(),
         logger: createLogger('storeline-cli', 'silent'),
         acknowledge: false, // inspecting files must not change purchases
       })
-    : undefined;
+    : async () => {
+        throw new NotificationRejected(
+          'body',
+          'a Pub/Sub envelope needs --play-api-token or --play-service-account',
+        );
+      };
 
   let status = 0;
   for (const [index, file] of positionals.entries()) {
@@ -166,37 +160,9 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
     };
     let events: SubscriptionEvent[];
     try {
-      let json: unknown;
-      try {
-        json = JSON.parse(body.toString('utf8'));
-      } catch {
-        throw new NotificationRejected('body', 'not JSON');
-      }
-      const format = detectFormat(json);
-      switch (format) {
-        case 'app-store-v2': {
-          const payload = verifier.verifyNotificationV2(body, io.now());
-          events = mapAppStoreV2(decodeNotificationV2(payload), ctx);
-          break;
-        }
-        case 'app-store-v1': {
-          const secret = values['shared-secret'];
-          if (secret === undefined)
-            throw new NotificationRejected('secret', 'V1 notification and no --shared-secret');
-          events = mapAppStoreV1(verifier.verifyNotificationV1(body, secret), body, ctx);
-          break;
-        }
-        case 'play-store-pubsub':
-          if (!play)
-            throw new NotificationRejected(
-              'body',
-              'a Pub/Sub envelope needs --play-api-token or --play-service-account',
-            );
-          events = await play(body, ctx);
-          break;
-        case 'unknown':
-          throw new NotificationRejected('body', 'not an App Store V2, App Store V1 or Pub/Sub push body');
-      }
+      const format = formatOf(body, values['shared-secret']);
+      if (format !== 'play-store-pubsub') verify(format, body, verifier, values['shared-secret'], io.now());
+      events = await normalize(format, body, ctx, play);
     } catch (err) {
       if (err instanceof NotificationRejected && err.status === 401) {
         io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
@@ -212,4 +178,38 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
     for (const e of events) io.out(eventJson(e));
   }
   return status;
+}
+
+/** The file's format; refused when it is none, or a V1 body comes without the secret to check it. */
+function formatOf(body: Buffer, secret: string | undefined): RawFormat {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new NotificationRejected('body', 'not JSON');
+  }
+  const format = sniffFormat(json);
+  if (format === undefined)
+    throw new NotificationRejected('body', 'not an App Store V2, App Store V1 or Pub/Sub push body');
+  if (format === 'app-store-v1' && secret === undefined)
+    throw new NotificationRejected('secret', 'V1 notification and no --shared-secret');
+  return format;
+}
+
+/** Verifies an App Store file as the receiver would; throws the failed check. */
+function verify(
+  format: 'app-store-v2' | 'app-store-v1',
+  body: Buffer,
+  verifier: AppleVerifier,
+  v1SharedSecret: string | undefined,
+  now: number,
+): void {
+  const verdict = acceptAppStore(
+    { format, body, contentType: 'application/json', now },
+    { verifier, v1SharedSecret },
+  );
+  if (!('rejected' in verdict)) return;
+  const { check, message } = verdict.rejected;
+  if (check === 'content_type') throw new Error(message); // cannot happen: the content type is given
+  throw new NotificationRejected(check, message);
 }

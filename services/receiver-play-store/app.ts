@@ -11,12 +11,12 @@ import express, { type Express, type Request, type Response } from 'express';
 import { bodyErrorHandler } from '../../lib/platform/http';
 import { Counter, type Registry } from 'prom-client';
 import { receiverMetrics } from '../../lib/platform/lifecycle';
-import { PoisonMessageError, errorMessage } from '../../lib/core/errors';
+import { errorMessage } from '../../lib/core/errors';
 import type { Logger } from '../../lib/platform/logger';
 import type { Publish } from '../../lib/platform/publisher';
 import { RAW_HEADERS } from '../../lib/core/rawHeaders';
 import { DLQ_HEADERS } from '../../lib/platform/transactional';
-import { parsePush, rawKeyOf } from '../../lib/core/play/envelope';
+import { acceptPlay } from '../../lib/core/ingest/acceptPlay';
 import { authenticatePush, PushAuthError, type PushAuth } from '../../lib/adapters/play/pushAuth';
 
 export interface PlayReceiverDeps {
@@ -70,40 +70,19 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
           message: err.message,
         });
       }
-      if (!/^application\/json\s*(;.*)?$/i.test(req.headers['content-type'] ?? '')) {
-        return reply(400, {
-          error: 'bad_request',
-          check: 'content_type',
-          message: 'content-type must be application/json',
-        });
-      }
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const receivedAt = now();
-      let key: string;
-      let messageId: string;
-      let publishTime: string | null = null;
-      let poison: PoisonMessageError | undefined;
-      try {
-        const p = parsePush(body);
-        messageId = p.messageId;
-        publishTime = p.publishTime;
-        key = rawKeyOf(p.notification, p.messageId);
-        if (!deps.packageNames.includes(p.notification.packageName)) {
-          poison = new PoisonMessageError(
-            'package',
-            `packageName ${JSON.stringify(p.notification.packageName)} is not served here`,
-          );
-        }
-      } catch (err) {
-        if (!(err instanceof PoisonMessageError)) throw err;
-        if (err.stage === 'envelope') {
-          rejected.inc({ route, check: 'envelope' });
-          return reply(400, { error: 'bad_request', check: 'envelope', message: err.message });
-        }
-        poison = err;
-        messageId = (err.context.notificationId as string | undefined) ?? requestId;
-        key = messageId;
+      const verdict = acceptPlay(
+        { body, contentType: req.headers['content-type'], requestId },
+        deps.packageNames,
+      );
+      if ('rejected' in verdict) {
+        const { check, status, message } = verdict.rejected;
+        rejected.inc({ route, check });
+        return reply(status, { error: 'bad_request', check, message });
       }
+      const { key, id: messageId, publishTime } = 'poison' in verdict ? verdict.poison : verdict.accepted;
+      const poison = 'poison' in verdict ? verdict.poison.error : undefined;
       const headers = {
         [RAW_HEADERS.format]: 'play-store-pubsub',
         [RAW_HEADERS.receivedAt]: String(receivedAt),

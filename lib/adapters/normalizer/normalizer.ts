@@ -6,8 +6,9 @@ import type { SubscriptionEvent } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import { TOPICS, type TopicNames } from '../../core/topics';
 import { TransactionalTransformer, type InputRecord, type OutputRecord } from '../../platform/transactional';
-import { normalizeAppStoreRecord, rawContext } from '../../core/ingest/appStore';
-import type { RawContext } from '../../core/rawContext';
+import { normalizeAppStore, type PlayNormalize } from '../../core/ingest/normalize';
+import { RAW_HEADERS } from '../../core/rawHeaders';
+import { rawContext } from '../../core/rawContext';
 import { PoisonMessageError, type Dependency } from '../../core/errors';
 import type { NotificationClaims } from './claims';
 
@@ -22,7 +23,7 @@ export interface NormalizerDeps {
   maxRecordsPerTransaction?: number;
   sessionTimeoutMs?: number;
   /** The Play Store part: omitted when no Play Developer API credentials are configured. */
-  play?: (body: Buffer, ctx: RawContext) => Promise<SubscriptionEvent[]>;
+  play?: PlayNormalize;
   /** App Store dedupe by notification id (the service always has it; in-process tests may not). */
   claims?: NotificationClaims;
   probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
@@ -80,7 +81,8 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
   });
 
   const appStore = async (rec: InputRecord): Promise<SubscriptionEvent[]> => {
-    const events = normalizeAppStoreRecord(rec);
+    if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
+    const events = normalizeAppStore(rec.headers[RAW_HEADERS.format], rec.value, rawContext(rec));
     const id = events[0]?.source.notificationId;
     if (!deps.claims || id === undefined) return events;
     if (await deps.claims.claim(rec.topic, id, rec.partition, rec.offset)) return events;

@@ -13,7 +13,6 @@ import type { NotificationPayloadV2, NotificationV1 } from '../app-store/model';
 import { decodeJwsPayload } from '../app-store/jws';
 import { PoisonMessageError, errorMessage } from '../errors';
 import type { SubscriptionEvent } from '../generated/avro';
-import { RAW_HEADERS } from '../rawHeaders';
 
 function parseJson(body: Buffer): unknown {
   try {
@@ -23,7 +22,7 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-function normalizeAppStoreV2(body: Buffer, ctx: RawContext): SubscriptionEvent[] {
+export function normalizeAppStoreV2(body: Buffer, ctx: RawContext): SubscriptionEvent[] {
   const signedPayload = (parseJson(body) as { signedPayload?: unknown } | null)?.signedPayload;
   if (typeof signedPayload !== 'string') throw new PoisonMessageError('decode', 'body has no signedPayload');
   let payload: NotificationPayloadV2;
@@ -59,43 +58,4 @@ export function receiptProblemV1(n: NotificationV1): string | undefined {
       return `original_transaction_id is a ${typeof otid}, not a string`;
   }
   return undefined;
-}
-
-/** Lineage and receive time of a raw record: the receiver's `received-at` header, else the record time. */
-export function rawContext(rec: {
-  headers: Record<string, string>;
-  timestamp: number;
-  topic: string;
-  partition: number;
-  offset: string;
-}): RawContext {
-  const receivedAt = Number(rec.headers[RAW_HEADERS.receivedAt] ?? rec.timestamp);
-  return {
-    receivedAt: Number.isFinite(receivedAt) ? receivedAt : rec.timestamp,
-    rawTopic: rec.topic,
-    rawPartition: rec.partition,
-    rawOffset: Number(rec.offset),
-  };
-}
-
-/** Dispatches on the receiver's `format` header. */
-export function normalizeAppStoreRecord(rec: {
-  value: Buffer | null;
-  headers: Record<string, string>;
-  timestamp: number;
-  topic: string;
-  partition: number;
-  offset: string;
-}): SubscriptionEvent[] {
-  if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-  const ctx = rawContext(rec);
-  const format = rec.headers[RAW_HEADERS.format];
-  switch (format) {
-    case 'app-store-v2':
-      return normalizeAppStoreV2(rec.value, ctx);
-    case 'app-store-v1':
-      return normalizeAppStoreV1(rec.value, ctx);
-    default:
-      throw new PoisonMessageError('decode', `unknown raw format header ${JSON.stringify(format)}`);
-  }
 }
