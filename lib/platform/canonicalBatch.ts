@@ -9,7 +9,7 @@ import { PoisonMessageError, isRetriable } from '../core/errors';
 import type { SubscriptionEvent } from '../core/generated/avro';
 import { readHeaders } from './kafka';
 import type { Logger } from './logger';
-import { deadLetter } from './transactional';
+import { deadLetter } from './dlq';
 
 export async function decodeCanonicalBatch<T = SubscriptionEvent>(opts: {
   messages: KafkaMessage[];

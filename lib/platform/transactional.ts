@@ -40,27 +40,11 @@ import {
   unavailableDependency,
   type Dependency,
 } from '../core/errors';
-import { readHeaders, type Headers } from './kafka';
+import { readHeaders } from './kafka';
+import { deadLetter } from './dlq';
+import type { InputRecord, OutputRecord } from './records';
 import type { Logger } from './logger';
 import type { RetryPolicy } from '../core/topics';
-
-export interface InputRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Headers;
-  /** Broker/producer timestamp, epoch ms. */
-  timestamp: number;
-}
-
-export interface OutputRecord {
-  topic: string;
-  key: string | Buffer | null;
-  value: Buffer;
-  headers?: Headers;
-}
 
 type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
 
@@ -97,37 +81,6 @@ export interface TransformerOptions {
   /** ConsumerGuard tuning (tests shorten these). */
   stallAfterMs?: number;
   exitAfterMs?: number;
-}
-
-export const DLQ_HEADERS = {
-  stage: 'dlq.stage',
-  reason: 'dlq.reason',
-  retriable: 'dlq.retriable',
-  firstSeen: 'dlq.first-seen',
-  sourceTopic: 'dlq.source-topic',
-  sourcePartition: 'dlq.source-partition',
-  sourceOffset: 'dlq.source-offset',
-} as const;
-
-/** The dead-letter record for `input`: its exact bytes and headers plus why it failed. */
-export function deadLetter(input: InputRecord, dlqTopic: string, err: unknown, now: number): OutputRecord {
-  const stage = err instanceof PoisonMessageError ? err.stage : 'transform';
-  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return {
-    topic: dlqTopic,
-    key: input.key,
-    value: input.value ?? Buffer.alloc(0),
-    headers: {
-      ...input.headers,
-      [DLQ_HEADERS.stage]: stage,
-      [DLQ_HEADERS.reason]: reason.slice(0, 2000),
-      [DLQ_HEADERS.retriable]: String(isRetriable(err)),
-      [DLQ_HEADERS.firstSeen]: input.headers[DLQ_HEADERS.firstSeen] ?? new Date(now).toISOString(),
-      [DLQ_HEADERS.sourceTopic]: input.topic,
-      [DLQ_HEADERS.sourcePartition]: String(input.partition),
-      [DLQ_HEADERS.sourceOffset]: input.offset,
-    },
-  };
 }
 
 function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {

@@ -15,7 +15,7 @@ import { errorMessage } from '../../lib/core/errors';
 import type { Logger } from '../../lib/platform/logger';
 import type { Publish } from '../../lib/platform/publisher';
 import { RAW_HEADERS } from '../../lib/core/rawHeaders';
-import { DLQ_HEADERS } from '../../lib/platform/transactional';
+import { dlqHeaders } from '../../lib/platform/dlq';
 import { acceptPlay } from '../../lib/core/ingest/acceptPlay';
 import { authenticatePush, PushAuthError, type PushAuth } from '../../lib/adapters/play/pushAuth';
 
@@ -97,13 +97,12 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
             topic: deps.dlqTopic,
             key,
             value: body,
-            headers: {
-              ...headers,
-              [DLQ_HEADERS.stage]: `receive:${poison.stage}`,
-              [DLQ_HEADERS.reason]: poison.message,
-              [DLQ_HEADERS.retriable]: 'false',
-              [DLQ_HEADERS.firstSeen]: new Date(receivedAt).toISOString(),
-            },
+            headers: dlqHeaders(headers, {
+              stage: `receive:${poison.stage}`,
+              reason: poison.message,
+              retriable: false,
+              firstSeen: new Date(receivedAt).toISOString(),
+            }),
           });
           deadLettered.inc({ stage: poison.stage });
           log.error({ messageId, reason: poison.message }, 'authentic push dead-lettered');

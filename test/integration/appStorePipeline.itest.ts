@@ -10,7 +10,7 @@ import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 import { codecFor, createRegistry } from '../../lib/platform/avro';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 
-import { DLQ_HEADERS } from '../../lib/platform/transactional';
+import { DLQ_HEADERS } from '../../lib/platform/dlq';
 import { createPki, signedBody, type Pki } from '../kit/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
 import { stackEnv } from '../support/env';

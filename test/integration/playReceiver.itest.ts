@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { generateKeyPair } from 'jose';
 import { envelope, rtdn } from '../kit/builders/play';
-import { DLQ_HEADERS } from '../../lib/platform/transactional';
+import { DLQ_HEADERS } from '../../lib/platform/dlq';
 import { post } from '../support/http';
 import { collect, createCatalogTopics, testKafka, waitFor, waitForRecords } from '../support/kafka';
 import { PLAY_STORE_FIXTURES } from '../kit/fixtures';

@@ -15,7 +15,7 @@ import { inTransaction } from '../../platform/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import type { TopicNames } from '../../core/topics';
-import { DLQ_HEADERS } from '../../platform/transactional';
+import { cutReason, dlqHeaders } from '../../platform/dlq';
 import { ConsumerGuard, type GuardTuning } from '../../platform/consumerGuard';
 import { fromEvent, fromTrigger, matches, type WebhookMessage } from '../../core/webhooks/messages';
 import {
@@ -355,19 +355,23 @@ export function createFanoutService(deps: FanoutDeps) {
         {
           key: d.subscriptionKey,
           value: d.body,
-          headers: {
-            'webhook-id': webhookId(d.messageId),
-            'webhook-type': d.type,
-            'endpoint-id': endpoint.id,
-            'delivery-id': d.id,
-            attempts: String(d.attempt),
-            outcome: next.outcome,
-            ...(sent.result.kind === 'response' ? { 'last-status': String(sent.result.status) } : {}),
-            [DLQ_HEADERS.stage]: 'webhook-delivery',
-            [DLQ_HEADERS.reason]: next.reason.slice(0, 2000),
-            [DLQ_HEADERS.retriable]: 'false',
-            [DLQ_HEADERS.firstSeen]: new Date(d.createdAt).toISOString(),
-          },
+          headers: dlqHeaders(
+            {
+              'webhook-id': webhookId(d.messageId),
+              'webhook-type': d.type,
+              'endpoint-id': endpoint.id,
+              'delivery-id': d.id,
+              attempts: String(d.attempt),
+              outcome: next.outcome,
+              ...(sent.result.kind === 'response' ? { 'last-status': String(sent.result.status) } : {}),
+            },
+            {
+              stage: 'webhook-delivery',
+              reason: cutReason(next.reason),
+              retriable: false,
+              firstSeen: new Date(d.createdAt).toISOString(),
+            },
+          ),
         },
       ],
     });
