@@ -8,10 +8,10 @@
  * the body (status-change date, cancellation date, latest purchase date), else the receive time.
  */
 import { createHash } from 'node:crypto';
-import type { EventType, SubscriptionEvent, SubscriptionStatus } from '../generated/avro';
+import type { EventType, PeriodType, SubscriptionEvent, SubscriptionStatus } from '../generated/avro';
 import type { RawContext } from '../rawContext';
 import { environmentOf } from './mapV2';
-import type { NotificationV1, ReceiptInfoV1 } from './model';
+import type { NotificationV1, PendingRenewalInfoV1, ReceiptInfoV1 } from './model';
 
 type Draft = { type: EventType } & Partial<Omit<SubscriptionEvent, 'type' | 'source'>>;
 
@@ -45,151 +45,164 @@ export function rawKeyV1(n: NotificationV1, notificationId: string): string {
   return typeof otid === 'string' && otid !== '' ? otid : notificationId;
 }
 
-export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext): SubscriptionEvent[] {
+/** What the mapping reads of a V1 body: the subscription's latest receipt and its renewal info. */
+interface ViewV1 {
+  receipts: ReceiptInfoV1[];
+  latest: ReceiptInfoV1 | undefined;
+  otid: string | undefined;
+  /** The receipt before the latest of the same subscription: a different product there is a plan change. */
+  previous: ReceiptInfoV1 | undefined;
+  pending: PendingRenewalInfoV1 | undefined;
+  product: string | null;
+  nextProduct: string | undefined;
+  grace: number | null;
+  occurredAt: number;
+}
+
+function viewOf(n: NotificationV1, ctx: RawContext): ViewV1 {
   const receipts = [...(n.unified_receipt?.latest_receipt_info ?? [])].sort(byPurchaseDesc);
   const latest = receipts[0];
   const otid = latest?.original_transaction_id;
-  const sameSub = receipts.filter((r) => r.original_transaction_id === otid);
-  const previous = sameSub[1];
   const pending =
     (n.unified_receipt?.pending_renewal_info ?? []).find((p) => p.original_transaction_id === otid) ??
     n.unified_receipt?.pending_renewal_info?.[0];
-  const product = latest?.product_id ?? null;
-  const nextProduct = n.auto_renew_product_id ?? pending?.auto_renew_product_id;
-  const grace = ms(pending?.grace_period_expires_date_ms);
-  const occurredAt =
-    ms(n.auto_renew_status_change_date_ms) ??
-    ms(latest?.cancellation_date_ms) ??
-    ms(latest?.purchase_date_ms) ??
-    ctx.receivedAt;
+  return {
+    receipts,
+    latest,
+    otid,
+    previous: receipts.filter((r) => r.original_transaction_id === otid)[1],
+    pending,
+    product: latest?.product_id ?? null,
+    nextProduct: n.auto_renew_product_id ?? pending?.auto_renew_product_id,
+    grace: ms(pending?.grace_period_expires_date_ms),
+    occurredAt:
+      ms(n.auto_renew_status_change_date_ms) ??
+      ms(latest?.cancellation_date_ms) ??
+      ms(latest?.purchase_date_ms) ??
+      ctx.receivedAt,
+  };
+}
 
-  const drafts = ((): Draft[] => {
-    switch (n.notification_type) {
-      case 'INITIAL_BUY':
-        return [{ type: 'SUBSCRIPTION_STARTED' }];
-      case 'INTERACTIVE_RENEWAL':
-        return previous?.product_id && previous.product_id !== product
-          ? [
-              {
-                type: 'PLAN_CHANGED',
-                planChange: {
-                  fromProductId: previous.product_id,
-                  toProductId: product,
-                  timing: 'IMMEDIATE',
-                  direction: 'UNKNOWN',
-                },
-              },
-            ]
-          : [{ type: 'SUBSCRIPTION_STARTED', isResubscribe: true }];
-      case 'DID_RENEW':
-        return [{ type: 'RENEWED' }];
-      case 'DID_RECOVER':
-      case 'RENEWAL':
-        return [{ type: 'BILLING_RECOVERED' }];
-      case 'DID_FAIL_TO_RENEW':
-        return grace !== null
-          ? [{ type: 'GRACE_PERIOD_STARTED', reason: 'BILLING_ERROR' }]
-          : [{ type: 'BILLING_RETRY_STARTED', reason: 'BILLING_ERROR' }];
-      case 'DID_CHANGE_RENEWAL_STATUS':
-        if (n.auto_renew_status === 'true') return [{ type: 'AUTO_RENEW_ENABLED' }];
-        if (n.auto_renew_status === 'false') return [{ type: 'AUTO_RENEW_DISABLED' }];
-        return [{ type: 'UNKNOWN' }];
-      case 'DID_CHANGE_RENEWAL_PREF':
-        return nextProduct === undefined || nextProduct === product
-          ? [
-              {
-                type: 'PLAN_CHANGE_CANCELED',
-                planChange: {
-                  fromProductId: product,
-                  toProductId: product,
-                  timing: 'NEXT_RENEWAL',
-                  direction: 'UNKNOWN',
-                },
-              },
-            ]
-          : [
-              {
-                type: 'PLAN_CHANGE_SCHEDULED',
-                nextProductId: nextProduct,
-                planChange: {
-                  fromProductId: product,
-                  toProductId: nextProduct,
-                  timing: 'NEXT_RENEWAL',
-                  direction: 'UNKNOWN',
-                },
-              },
-            ];
-      case 'CANCEL': {
-        // Apple Support refund, or (older docs) the old transaction of an upgrade.
-        const cancelled = receipts.find((r) => r.cancellation_date_ms) ?? latest;
-        if (cancelled?.is_upgraded === 'true') {
-          return [
-            {
-              type: 'PLAN_CHANGED',
-              planChange: {
-                fromProductId: cancelled.product_id ?? null,
-                toProductId: product,
-                timing: 'IMMEDIATE',
-                direction: 'UPGRADE',
-              },
-            },
-          ];
-        }
-        const reason =
-          cancelled?.cancellation_reason === '1'
-            ? 'APP_ISSUE'
-            : cancelled?.cancellation_reason === '0'
-              ? 'OTHER'
-              : null;
-        return [{ type: 'REFUNDED', refund: { scope: 'FULL', percentage: null, quantity: null }, reason }];
-      }
-      case 'REFUND':
-        return [{ type: 'REFUNDED', refund: { scope: 'FULL', percentage: null, quantity: null } }];
-      case 'REVOKE':
-        return [{ type: 'REVOKED', reason: 'FAMILY_SHARING' }];
-      case 'CONSUMPTION_REQUEST':
-        return [{ type: 'REFUND_REQUESTED' }];
-      case 'PRICE_INCREASE_CONSENT':
-        return [{ type: 'PRICE_INCREASE_PENDING' }];
-      default:
-        return [{ type: 'UNKNOWN' }];
-    }
-  })();
+const fullRefund = () => ({ scope: 'FULL', percentage: null, quantity: null }) as const;
 
+/** The events a notification type stands for, before the fields every event of it shares. */
+function draftsOf(n: NotificationV1, v: ViewV1): Draft[] {
+  switch (n.notification_type) {
+    case 'INITIAL_BUY':
+      return [{ type: 'SUBSCRIPTION_STARTED' }];
+    case 'INTERACTIVE_RENEWAL':
+      return interactiveRenewal(v);
+    case 'DID_RENEW':
+      return [{ type: 'RENEWED' }];
+    case 'DID_RECOVER':
+    case 'RENEWAL':
+      return [{ type: 'BILLING_RECOVERED' }];
+    case 'DID_FAIL_TO_RENEW':
+      return v.grace !== null
+        ? [{ type: 'GRACE_PERIOD_STARTED', reason: 'BILLING_ERROR' }]
+        : [{ type: 'BILLING_RETRY_STARTED', reason: 'BILLING_ERROR' }];
+    case 'DID_CHANGE_RENEWAL_STATUS':
+      if (n.auto_renew_status === 'true') return [{ type: 'AUTO_RENEW_ENABLED' }];
+      if (n.auto_renew_status === 'false') return [{ type: 'AUTO_RENEW_DISABLED' }];
+      return [{ type: 'UNKNOWN' }];
+    case 'DID_CHANGE_RENEWAL_PREF':
+      return renewalPreference(v);
+    case 'CANCEL':
+      return cancel(v);
+    case 'REFUND':
+      return [{ type: 'REFUNDED', refund: fullRefund() }];
+    case 'REVOKE':
+      return [{ type: 'REVOKED', reason: 'FAMILY_SHARING' }];
+    case 'CONSUMPTION_REQUEST':
+      return [{ type: 'REFUND_REQUESTED' }];
+    case 'PRICE_INCREASE_CONSENT':
+      return [{ type: 'PRICE_INCREASE_PENDING' }];
+    default:
+      return [{ type: 'UNKNOWN' }];
+  }
+}
+
+/** A resubscription, or an immediate plan change when the product differs from the previous receipt's. */
+function interactiveRenewal({ previous, product }: ViewV1): Draft[] {
+  if (!previous?.product_id || previous.product_id === product)
+    return [{ type: 'SUBSCRIPTION_STARTED', isResubscribe: true }];
+  const planChange = {
+    fromProductId: previous.product_id,
+    toProductId: product,
+    timing: 'IMMEDIATE',
+    direction: 'UNKNOWN',
+  } as const;
+  return [{ type: 'PLAN_CHANGED', planChange }];
+}
+
+/** A plan change at the next renewal, or its cancellation when the next product is the current one. */
+function renewalPreference({ product, nextProduct }: ViewV1): Draft[] {
+  if (nextProduct === undefined || nextProduct === product) {
+    const planChange = {
+      fromProductId: product,
+      toProductId: product,
+      timing: 'NEXT_RENEWAL',
+      direction: 'UNKNOWN',
+    } as const;
+    return [{ type: 'PLAN_CHANGE_CANCELED', planChange }];
+  }
+  const planChange = {
+    fromProductId: product,
+    toProductId: nextProduct,
+    timing: 'NEXT_RENEWAL',
+    direction: 'UNKNOWN',
+  } as const;
+  return [{ type: 'PLAN_CHANGE_SCHEDULED', nextProductId: nextProduct, planChange }];
+}
+
+/** Apple Support refund, or (older docs) the old transaction of an upgrade. */
+function cancel({ receipts, latest, product }: ViewV1): Draft[] {
+  const cancelled = receipts.find((r) => r.cancellation_date_ms) ?? latest;
+  if (cancelled?.is_upgraded === 'true') {
+    const planChange = {
+      fromProductId: cancelled.product_id ?? null,
+      toProductId: product,
+      timing: 'IMMEDIATE',
+      direction: 'UPGRADE',
+    } as const;
+    return [{ type: 'PLAN_CHANGED', planChange }];
+  }
+  const code = cancelled?.cancellation_reason;
+  const reason = code === '1' ? 'APP_ISSUE' : code === '0' ? 'OTHER' : null;
+  return [{ type: 'REFUNDED', refund: fullRefund(), reason }];
+}
+
+function statusOf({ latest, pending, grace, occurredAt }: ViewV1): SubscriptionStatus {
+  if (latest?.cancellation_date_ms) return 'REVOKED';
+  if (pending?.is_in_billing_retry_period === '1')
+    return grace !== null && grace > occurredAt ? 'GRACE_PERIOD' : 'BILLING_RETRY';
   const expiresAt = ms(latest?.expires_date_ms);
-  const status: SubscriptionStatus = latest?.cancellation_date_ms
-    ? 'REVOKED'
-    : pending?.is_in_billing_retry_period === '1'
-      ? grace !== null && grace > occurredAt
-        ? 'GRACE_PERIOD'
-        : 'BILLING_RETRY'
-      : expiresAt !== null && expiresAt < occurredAt
-        ? 'EXPIRED'
-        : latest
-          ? 'ACTIVE'
-          : 'UNKNOWN';
+  if (expiresAt !== null && expiresAt < occurredAt) return 'EXPIRED';
+  return latest ? 'ACTIVE' : 'UNKNOWN';
+}
+
+function periodTypeOf(latest: ReceiptInfoV1 | undefined): PeriodType | null {
+  if (latest?.is_trial_period === 'true') return 'TRIAL';
+  if (latest?.is_in_intro_offer_period === 'true') return 'INTRO';
+  return latest ? 'NORMAL' : null;
+}
+
+/** The notification's own auto_renew_status wins over the renewal info's. */
+function autoRenewOf(n: NotificationV1, pending: PendingRenewalInfoV1 | undefined): boolean | null {
+  if (n.auto_renew_status === 'true') return true;
+  if (n.auto_renew_status === 'false') return false;
+  if (pending?.auto_renew_status === '1') return true;
+  if (pending?.auto_renew_status === '0') return false;
+  return null;
+}
+
+export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext): SubscriptionEvent[] {
+  const v = viewOf(n, ctx);
+  const { latest, otid, product, nextProduct } = v;
+  const status = statusOf(v);
   const notificationId = v1NotificationId(body);
   const appId = n.bid ?? 'unknown';
-  const periodType =
-    latest?.is_trial_period === 'true'
-      ? 'TRIAL'
-      : latest?.is_in_intro_offer_period === 'true'
-        ? 'INTRO'
-        : latest
-          ? 'NORMAL'
-          : null;
-  const autoRenew =
-    n.auto_renew_status === 'true'
-      ? true
-      : n.auto_renew_status === 'false'
-        ? false
-        : pending?.auto_renew_status === '1'
-          ? true
-          : pending?.auto_renew_status === '0'
-            ? false
-            : null;
-
-  return drafts.map((d, i) => ({
+  return draftsOf(n, v).map((d, i) => ({
     eventId: `app_store:${notificationId}:${i}`,
     store: 'APP_STORE',
     environment: environmentOf(n.environment ?? n.unified_receipt?.environment),
@@ -199,16 +212,16 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
     productId: product,
     nextProductId: nextProduct !== undefined && nextProduct !== product ? nextProduct : null,
     transactionId: latest?.transaction_id ?? null,
-    occurredAt,
+    occurredAt: v.occurredAt,
     receivedAt: ctx.receivedAt,
     status,
     entitled: status === 'ACTIVE' || status === 'GRACE_PERIOD',
-    autoRenew,
-    expiresAt,
-    gracePeriodExpiresAt: grace,
+    autoRenew: autoRenewOf(n, v.pending),
+    expiresAt: ms(latest?.expires_date_ms),
+    gracePeriodExpiresAt: v.grace,
     purchasedAt: ms(latest?.purchase_date_ms),
     originalPurchasedAt: ms(latest?.original_purchase_date_ms),
-    periodType,
+    periodType: periodTypeOf(latest),
     price: null, // V1 carries no price
     reason: null,
     planChange: null,

@@ -230,7 +230,7 @@ export interface ReceiptInfoV1 {
   in_app_ownership_type?: string;
 }
 
-interface PendingRenewalInfoV1 {
+export interface PendingRenewalInfoV1 {
   auto_renew_product_id?: string;
   auto_renew_status?: string;
   original_transaction_id?: string;
