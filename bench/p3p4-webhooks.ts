@@ -18,7 +18,7 @@ import { createPool, migrate } from '../lib/platform/db';
 import type { SubscriptionEvent } from '../lib/core/generated/avro';
 import { EndpointManager } from '../lib/adapters/webhooks/endpoints';
 import { SsrfGuard } from '../lib/adapters/webhooks/ssrf';
-import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store';
+import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store/migrations';
 import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
 import { realSampleEvents } from '../test/support/state';

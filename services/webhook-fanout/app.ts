@@ -22,14 +22,8 @@ import {
   type EndpointManager,
   UpdateEndpoint,
 } from '../../lib/adapters/webhooks/endpoints';
-import {
-  getDelivery,
-  getEndpoint,
-  listDeliveries,
-  listEndpoints,
-  replay,
-  toPublic,
-} from '../../lib/adapters/webhooks/store';
+import { getDelivery, listDeliveries, replay } from '../../lib/adapters/webhooks/store/admin';
+import { getEndpoint, listEndpoints, toPublic } from '../../lib/adapters/webhooks/store/endpoints';
 
 export interface WebhookApiDeps {
   pool: Pool;

@@ -13,7 +13,7 @@ import { EndpointManager, SeedFile, applySeed } from '../../lib/adapters/webhook
 import { WebhookSender } from '../../lib/adapters/webhooks/sender';
 import { createFanoutService } from '../../lib/adapters/webhooks/service';
 import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
-import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store';
+import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 
 const SERVICE = 'webhook-fanout';
 

@@ -8,7 +8,7 @@ import { createPool, migrate } from '../../lib/platform/db';
 import { createWebhookApi } from '../../services/webhook-fanout/app';
 import { EndpointManager } from '../../lib/adapters/webhooks/endpoints';
 import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
-import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store';
+import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 import { stackEnv } from '../support/env';
 import { serve } from '../support/http';
 import { testLogger } from '../support/kafka';

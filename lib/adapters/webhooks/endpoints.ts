@@ -10,7 +10,7 @@ import { ENVIRONMENT_SYMBOLS } from '../../core/generated/avro';
 import { isTypePattern } from '../../core/webhooks/messages';
 import { generateSecret, secretBytes } from '../../core/webhooks/signing';
 import type { SsrfGuard } from './ssrf';
-import { type Endpoint, getEndpoint, insertEndpoint, saveEndpoint } from './store';
+import { type Endpoint, getEndpoint, insertEndpoint, saveEndpoint } from './store/endpoints';
 
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(100).nullable();
 

@@ -27,20 +27,16 @@ import {
 } from '../../core/webhooks/policy';
 import type { SendResult, WebhookSender } from './sender';
 import { signatureHeader, webhookId } from '../../core/webhooks/signing';
+import { recordAttempt, recordSuccess } from './store/attempts';
+import { type ClaimedDelivery, claim, completeDelivery, enqueue } from './store/deliveries';
 import {
-  type ClaimedDelivery,
   type Endpoint,
-  claim,
-  completeDelivery,
   disableEndpoint,
   endpointsWithDueWork,
-  enqueue,
   listEndpoints,
-  recordSuccess,
   markEndpointFailing,
-  recordAttempt,
   signingSecrets,
-} from './store';
+} from './store/endpoints';
 
 export interface FanoutDeps {
   kafka: Kafka;
