@@ -66,7 +66,8 @@ export interface TransformerOptions {
   dlqFor: (inputTopic: string) => string | undefined;
   transactionalIdPrefix: string;
   transform: Transform;
-  retry: RetryPolicy;
+  /** One policy, or each input topic's own (the catalog gives every topic one). */
+  retry: RetryPolicy | ((inputTopic: string) => RetryPolicy);
   maxRecordsPerTransaction?: number;
   /** Output records buffered before one sendBatch inside the open transaction. */
   maxRecordsPerSend?: number;
@@ -295,7 +296,8 @@ export class TransactionalTransformer {
   }
 
   private async processWithRetry(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
-    const policy = this.opts.retry;
+    const { retry } = this.opts;
+    const policy = typeof retry === 'function' ? retry(topic) : retry;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.processChunk(topic, partition, chunk);

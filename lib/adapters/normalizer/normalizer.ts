@@ -108,7 +108,8 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     dlqFor: (t) => dlqs.get(t),
     transactionalIdPrefix: deps.transactionalIdPrefix,
     transform,
-    retry: TOPICS.rawAppStore.retry,
+    // Each raw topic's own policy from the catalog (the Play topic once ran on the App Store one's).
+    retry: (t) => (t === rawPlayStore ? TOPICS.rawPlayStore.retry : TOPICS.rawAppStore.retry),
     maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
     sessionTimeoutMs: deps.sessionTimeoutMs,
     metrics: deps.metrics,

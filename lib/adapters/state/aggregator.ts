@@ -5,7 +5,7 @@
  * only then let kafkajs commit the offsets. A crash at any point re-delivers the batch: the database
  * ignores what it already applied and the states are published again (a compacted topic absorbs that).
  */
-import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AvroCodec } from '../../platform/avro';
@@ -13,9 +13,9 @@ import { inTransaction } from '../../platform/db';
 import type { SubscriptionEvent, SubscriptionState } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import type { TopicNames } from '../../core/topics';
-import { decodeCanonicalBatch } from '../../platform/canonicalBatch';
+import { CanonicalConsumer, type CanonicalBatch } from '../../platform/canonicalConsumer';
+import type { GuardTuning } from '../../platform/consumerGuard';
 import { applyEvents } from './store';
-import { ConsumerGuard, type GuardTuning } from '../../platform/consumerGuard';
 
 export interface AggregatorDeps {
   kafka: Kafka;
@@ -55,32 +55,10 @@ export function createAggregator(deps: AggregatorDeps) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
-  const consumer = deps.kafka.consumer({
-    groupId: deps.groupId,
-    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
-  });
-  const guard = new ConsumerGuard({
-    ...deps.guard,
-    kafka: deps.kafka,
-    consumer,
-    groupId: deps.groupId,
-    component: 'state-aggregator',
-    logger: deps.logger,
-    metrics: deps.metrics,
-  });
 
-  async function handle(partition: number, messages: KafkaMessage[]): Promise<void> {
+  async function handle(batch: CanonicalBatch): Promise<void> {
     const stop = latency.startTimer();
-    const { events, deadLettered } = await decodeCanonicalBatch({
-      messages,
-      topic: eventsTopic,
-      partition,
-      codec: deps.eventCodec,
-      producer: deps.producer,
-      dlqTopic,
-      logger: deps.logger,
-      now: now(),
-    });
+    const { events, deadLettered } = await batch.decode(deps.eventCodec, dlqTopic);
     if (deadLettered) dead.inc(deadLettered);
     const states = await inTransaction(deps.pool, (c) => applyEvents(c, events, now()));
     if (states.length > 0) {
@@ -94,18 +72,17 @@ export function createAggregator(deps: AggregatorDeps) {
     stop();
   }
 
+  const loop = new CanonicalConsumer({
+    ...deps,
+    component: 'state-aggregator',
+    topics: [eventsTopic],
+    now,
+    handle,
+  });
   return {
-    consumer,
-    readiness: () => guard.readiness(),
-    async start(): Promise<void> {
-      await guard.start(
-        { topics: [eventsTopic], fromBeginning: deps.fromBeginning ?? true },
-        {
-          eachBatchAutoResolve: false,
-          eachBatch: guard.wrap(({ batch }) => handle(batch.partition, batch.messages), { resolve: true }),
-        },
-      );
-    },
-    stop: () => guard.stop(),
+    consumer: loop.consumer,
+    readiness: () => loop.readiness(),
+    start: () => loop.start(),
+    stop: () => loop.stop(),
   };
 }

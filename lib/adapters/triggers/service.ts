@@ -11,13 +11,13 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { AvroCodec } from '../../platform/avro';
-import { ConsumerGuard, type BatchHandler, type GuardTuning } from '../../platform/consumerGuard';
+import { CanonicalConsumer, type CanonicalBatch } from '../../platform/canonicalConsumer';
+import type { GuardTuning } from '../../platform/consumerGuard';
 import { inTransaction } from '../../platform/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import type { TopicNames } from '../../core/topics';
 import { decide } from '../../core/triggers/decide';
-import { decodeCanonicalBatch } from '../../platform/canonicalBatch';
 import type { Rules } from '../../core/triggers/rules';
 import { applyDecision, loadHistory, lockDue, markApplied, markSent } from './store';
 
@@ -47,18 +47,12 @@ export function createTriggerService(deps: TriggerServiceDeps) {
     labelNames: ['kind'],
     registers,
   });
-  const consumer = deps.kafka.consumer({
-    groupId: deps.groupId,
-    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
-  });
-  const guard = new ConsumerGuard({
-    ...deps.guard,
-    kafka: deps.kafka,
-    consumer,
-    groupId: deps.groupId,
+  const consumerLoop = new CanonicalConsumer({
+    ...deps,
     component: 'churn-triggers',
-    logger: deps.logger,
-    metrics: deps.metrics,
+    topics: [deps.names.name('subscriptionEvents')],
+    now,
+    handle: (batch) => decideBatch(batch),
   });
   const topic = deps.names.name('engagementTriggers');
   let timer: NodeJS.Timeout | undefined;
@@ -104,17 +98,8 @@ export function createTriggerService(deps: TriggerServiceDeps) {
     await publishing;
   };
 
-  const eachBatch: BatchHandler = async ({ batch }) => {
-    const { events } = await decodeCanonicalBatch({
-      messages: batch.messages,
-      topic: batch.topic,
-      partition: batch.partition,
-      codec: deps.eventCodec,
-      producer: deps.producer,
-      dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
-      logger: deps.logger,
-      now: now(),
-    });
+  const decideBatch = async (batch: CanonicalBatch): Promise<void> => {
+    const { events } = await batch.decode(deps.eventCodec, deps.names.dlqOf('subscriptionEvents') as string);
     await inTransaction(deps.pool, async (c) => {
       for (const e of events) {
         if (!(await markApplied(c, e.eventId))) continue;
@@ -126,17 +111,14 @@ export function createTriggerService(deps: TriggerServiceDeps) {
   };
 
   return {
-    consumer,
+    consumer: consumerLoop.consumer,
     publishDue,
-    readiness: () => guard.readiness(),
+    readiness: () => consumerLoop.readiness(),
     /** Publishes due triggers at once, then joins the group (which may take up to the session timeout). */
     async start(): Promise<void> {
       loop();
       try {
-        await guard.start(
-          { topics: [deps.names.name('subscriptionEvents')], fromBeginning: true },
-          { eachBatchAutoResolve: false, eachBatch: guard.wrap(eachBatch, { resolve: true }) },
-        );
+        await consumerLoop.start();
       } catch (err) {
         // A service that failed to start must not keep publishing behind its caller's back.
         await haltPublisher();
@@ -145,7 +127,7 @@ export function createTriggerService(deps: TriggerServiceDeps) {
     },
     async stop(): Promise<void> {
       await haltPublisher();
-      await guard.stop();
+      await consumerLoop.stop();
     },
   };
 }

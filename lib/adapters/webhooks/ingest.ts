@@ -3,10 +3,9 @@
  * becomes one message per record and one delivery per matching endpoint, written in one transaction before
  * the offsets are committed, so a crash re-reads and the unique (endpoint, message) pair makes that harmless.
  */
-import type { KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { AvroCodec } from '../../platform/avro';
-import { decodeCanonicalBatch } from '../../platform/canonicalBatch';
+import type { CanonicalBatch } from '../../platform/canonicalConsumer';
 import { inTransaction } from '../../platform/db';
 import type { Logger } from '../../platform/logger';
 import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
@@ -18,7 +17,6 @@ import { listEndpoints } from './store/endpoints';
 
 export interface FanoutIngestDeps {
   pool: Pool;
-  producer: Producer;
   eventCodec: AvroCodec<SubscriptionEvent>;
   triggerCodec?: AvroCodec<EngagementTrigger> | undefined;
   names: TopicNames;
@@ -32,39 +30,22 @@ export interface FanoutIngestDeps {
 export function createFanoutIngest(deps: FanoutIngestDeps) {
   const triggersTopic = deps.names.name('engagementTriggers');
 
-  async function toMessages(
-    topic: string,
-    partition: number,
-    messages: KafkaMessage[],
-  ): Promise<WebhookMessage[]> {
-    const common = {
-      messages,
-      topic,
-      partition,
-      producer: deps.producer,
-      logger: deps.logger,
-      now: deps.now(),
-    };
-    if (topic === triggersTopic && deps.triggerCodec) {
-      const { events } = await decodeCanonicalBatch<EngagementTrigger>({
-        ...common,
-        codec: deps.triggerCodec,
-        dlqTopic: deps.names.dlqOf('engagementTriggers') as string,
-      });
+  async function toMessages(batch: CanonicalBatch): Promise<WebhookMessage[]> {
+    if (batch.topic === triggersTopic && deps.triggerCodec) {
+      const { events } = await batch.decode(
+        deps.triggerCodec,
+        deps.names.dlqOf('engagementTriggers') as string,
+      );
       return events.map(fromTrigger);
     }
-    const { events } = await decodeCanonicalBatch<SubscriptionEvent>({
-      ...common,
-      codec: deps.eventCodec,
-      dlqTopic: deps.names.dlqOf('subscriptionEvents') as string,
-    });
+    const { events } = await batch.decode(deps.eventCodec, deps.names.dlqOf('subscriptionEvents') as string);
     return events.map(fromEvent);
   }
 
   /** Messages of one fetched batch and their deliveries, in one transaction (idempotent on redelivery). */
-  return async function record(topic: string, partition: number, batch: KafkaMessage[]): Promise<void> {
-    const messages = await toMessages(topic, partition, batch);
-    deps.metrics.consumed.inc({ topic }, batch.length);
+  return async function record(batch: CanonicalBatch): Promise<void> {
+    const messages = await toMessages(batch);
+    deps.metrics.consumed.inc({ topic: batch.topic }, batch.messages.length);
     const endpoints = await listEndpoints(deps.pool);
     const created = await inTransaction(deps.pool, (c) =>
       enqueue(

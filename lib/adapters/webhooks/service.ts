@@ -8,7 +8,8 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { AvroCodec } from '../../platform/avro';
-import { ConsumerGuard, type GuardTuning } from '../../platform/consumerGuard';
+import { CanonicalConsumer } from '../../platform/canonicalConsumer';
+import type { GuardTuning } from '../../platform/consumerGuard';
 import type { Logger } from '../../platform/logger';
 import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
 import type { TopicNames } from '../../core/topics';
@@ -46,61 +47,45 @@ export interface FanoutDeps {
 export function createFanoutService(deps: FanoutDeps) {
   const now = deps.now ?? Date.now;
   const metrics = fanoutMetrics(deps.metrics);
-  const consumer = deps.kafka.consumer({
-    groupId: deps.groupId,
-    sessionTimeout: deps.sessionTimeoutMs ?? 30_000,
-  });
-  const guard = new ConsumerGuard({
-    ...deps.guard,
-    kafka: deps.kafka,
-    consumer,
-    groupId: deps.groupId,
-    component: 'webhook-fanout',
-    logger: deps.logger,
-    metrics: deps.metrics,
-  });
   const eventsTopic = deps.names.name('subscriptionEvents');
   const triggersTopic = deps.names.name('engagementTriggers');
+  const consumerLoop = new CanonicalConsumer({
+    ...deps,
+    component: 'webhook-fanout',
+    topics: deps.triggerCodec ? [eventsTopic, triggersTopic] : [eventsTopic],
+    now,
+    // Partitions are independent here (deliveries are keyed by message and endpoint).
+    partitionsConsumedConcurrently: 3,
+    handle: async (batch) => {
+      try {
+        await record(batch);
+      } catch (err) {
+        // kafkajs retries the batch from the committed offset (or the guard pauses); say why, with where.
+        deps.logger.error(
+          { err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() },
+          'recording deliveries failed; the batch will be retried',
+        );
+        throw err;
+      }
+    },
+  });
   const dispatcher = new Dispatcher({ ...deps, dlqTopic: deps.names.name('webhooksDlq'), metrics, now });
   const record = createFanoutIngest({ ...deps, now, metrics, onCreated: dispatcher.wake });
 
   return {
-    consumer,
-    readiness: () => guard.readiness(),
+    consumer: consumerLoop.consumer,
+    readiness: () => consumerLoop.readiness(),
     /** Runs a dispatch round now (tests, and after API changes such as enable or replay). */
     wake: dispatcher.wake,
     async start(): Promise<void> {
       // Dispatch first: deliveries already in the store (after a restart) go out while the consumer is
       // still joining its group, which can take a session timeout when a dead member held partitions.
       dispatcher.startPolling();
-      const topics = deps.triggerCodec ? [eventsTopic, triggersTopic] : [eventsTopic];
-      await guard.start(
-        { topics, fromBeginning: true },
-        {
-          // Partitions are independent here (deliveries are keyed by message and endpoint).
-          partitionsConsumedConcurrently: 3,
-          eachBatchAutoResolve: false,
-          eachBatch: guard.wrap(
-            async ({ batch }) => {
-              try {
-                await record(batch.topic, batch.partition, batch.messages);
-              } catch (err) {
-                // kafkajs retries the batch from the committed offset (or the guard pauses); say why, with where.
-                deps.logger.error(
-                  { err, topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() },
-                  'recording deliveries failed; the batch will be retried',
-                );
-                throw err;
-              }
-            },
-            { resolve: true },
-          ),
-        },
-      );
+      await consumerLoop.start();
     },
     async stop(): Promise<void> {
       dispatcher.halt();
-      await guard.stop();
+      await consumerLoop.stop();
       // Attempts in flight get a bounded time to finish and be recorded; any left keep their lease and
       // are attempted again (same webhook-id) by whichever instance runs next.
       await dispatcher.drain(deps.shutdownGraceMs ?? 10_000);
