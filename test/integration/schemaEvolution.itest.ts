@@ -7,7 +7,7 @@ import { AvroCodec, createRegistry } from '../../lib/platform/avro';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 import { TOPICS } from '../../lib/core/topics';
 import { stackEnv } from '../support/env';
-import { sampleEvent } from '../support/fixtures';
+import { sampleEvent } from '../kit/builders/events';
 import { randomId } from '../support/kafka';
 
 type Field = { name: string; type: unknown; default?: unknown };

@@ -1,4 +1,4 @@
-import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import type { SubscriptionEvent } from '../../../lib/core/generated/avro';
 
 /** A complete canonical event for codec and pipeline tests. */
 export function sampleEvent(overrides: Partial<SubscriptionEvent> = {}): SubscriptionEvent {
