@@ -59,67 +59,89 @@ const RotateBody = z.strictObject({
 
 type Handler = (req: Request, res: Response) => Promise<unknown>;
 
+/** What every route group uses: the dependencies, the clock, async errors to the error handlers, 404s. */
+interface RouteContext {
+  deps: WebhookApiDeps;
+  now: () => number;
+  route: (h: Handler) => (req: Request, res: Response, next: NextFunction) => Promise<unknown>;
+  notFound: (res: Response, what: string) => Response;
+}
+
 export function createWebhookApi(deps: WebhookApiDeps): Express {
-  const now = deps.now ?? Date.now;
   const app = express();
   app.disable('x-powered-by');
   app.use('/v1', apiKeyAuth(deps.apiKeys), express.json({ limit: '64kb' }));
-  const route = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
-  const notFound = (res: Response, what: string) =>
-    res.status(404).json({ error: 'not_found', message: what });
+  const ctx: RouteContext = {
+    deps,
+    now: deps.now ?? Date.now,
+    route: (h) => (req, res, next) => h(req, res).catch(next),
+    notFound: (res, what) => res.status(404).json({ error: 'not_found', message: what }),
+  };
+  endpointRoutes(app, ctx);
+  endpointActions(app, ctx);
+  deliveryRoutes(app, ctx);
+  app.use(adminErrors);
+  app.use(apiErrorHandler(deps.logger, 'admin API request'));
+  return app;
+}
 
+/** Create, list, read and change endpoints. */
+function endpointRoutes(app: Express, ctx: RouteContext): void {
   app.post(
     '/v1/endpoints',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const body = CreateEndpoint.safeParse(req.body ?? {});
       if (!body.success) return badRequest(res, body.error);
-      const { endpoint, secret } = await deps.manager.create(body.data);
-      deps.logger.info({ endpointId: endpoint.id, url: endpoint.url }, 'endpoint created');
+      const { endpoint, secret } = await ctx.deps.manager.create(body.data);
+      ctx.deps.logger.info({ endpointId: endpoint.id, url: endpoint.url }, 'endpoint created');
       res.status(201).json({ ...toPublic(endpoint), secret });
     }),
   );
 
   app.get(
     '/v1/endpoints',
-    route(async (_req, res) => {
-      res.json({ items: (await listEndpoints(deps.pool)).map(toPublic) });
+    ctx.route(async (_req, res) => {
+      res.json({ items: (await listEndpoints(ctx.deps.pool)).map(toPublic) });
     }),
   );
 
   app.get(
     '/v1/endpoints/:id',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = Id.safeParse(req.params.id);
       if (!id.success) return badRequest(res, id.error);
-      const e = await getEndpoint(deps.pool, id.data);
-      if (!e) return notFound(res, `no endpoint ${id.data}`);
+      const e = await getEndpoint(ctx.deps.pool, id.data);
+      if (!e) return ctx.notFound(res, `no endpoint ${id.data}`);
       res.json(toPublic(e));
     }),
   );
 
   app.patch(
     '/v1/endpoints/:id',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = Id.safeParse(req.params.id);
       const body = UpdateEndpoint.safeParse(req.body ?? {});
       if (!id.success) return badRequest(res, id.error);
       if (!body.success) return badRequest(res, body.error);
-      const e = await deps.manager.update(id.data, body.data);
-      deps.logger.info({ endpointId: e.id, fields: Object.keys(body.data) }, 'endpoint updated');
-      if (e.enabled) deps.onDue?.();
+      const e = await ctx.deps.manager.update(id.data, body.data);
+      ctx.deps.logger.info({ endpointId: e.id, fields: Object.keys(body.data) }, 'endpoint updated');
+      if (e.enabled) ctx.deps.onDue?.();
       res.json(toPublic(e));
     }),
   );
+}
 
+/** Enable, disable, rotate the secret. */
+function endpointActions(app: Express, ctx: RouteContext): void {
   for (const action of ['enable', 'disable'] as const) {
     app.post(
       `/v1/endpoints/:id/${action}`,
-      route(async (req, res) => {
+      ctx.route(async (req, res) => {
         const id = Id.safeParse(req.params.id);
         if (!id.success) return badRequest(res, id.error);
-        const e = await deps.manager.setEnabled(id.data, action === 'enable', 'disabled by API');
-        deps.logger.info({ endpointId: e.id }, `endpoint ${action}d`);
-        if (e.enabled) deps.onDue?.();
+        const e = await ctx.deps.manager.setEnabled(id.data, action === 'enable', 'disabled by API');
+        ctx.deps.logger.info({ endpointId: e.id }, `endpoint ${action}d`);
+        if (e.enabled) ctx.deps.onDue?.();
         res.json(toPublic(e));
       }),
     );
@@ -127,92 +149,97 @@ export function createWebhookApi(deps: WebhookApiDeps): Express {
 
   app.post(
     '/v1/endpoints/:id/rotate-secret',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = Id.safeParse(req.params.id);
       const body = RotateBody.safeParse(req.body ?? {});
       if (!id.success) return badRequest(res, id.error);
       if (!body.success) return badRequest(res, body.error);
-      const { endpoint, secret } = await deps.manager.rotateSecret(id.data, body.data.overlapSeconds * 1000);
-      deps.logger.info(
+      const { endpoint, secret } = await ctx.deps.manager.rotateSecret(
+        id.data,
+        body.data.overlapSeconds * 1000,
+      );
+      ctx.deps.logger.info(
         { endpointId: endpoint.id, overlapSeconds: body.data.overlapSeconds },
         'secret rotated',
       );
       res.json({ ...toPublic(endpoint), secret });
     }),
   );
+}
 
+/** Delivery logs and replays, per endpoint and per delivery. */
+function deliveryRoutes(app: Express, ctx: RouteContext): void {
   app.get(
     '/v1/endpoints/:id/deliveries',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = Id.safeParse(req.params.id);
       const q = DeliveryQuery.safeParse(req.query);
       if (!id.success) return badRequest(res, id.error);
       if (!q.success) return badRequest(res, q.error);
-      if (!(await getEndpoint(deps.pool, id.data))) return notFound(res, `no endpoint ${id.data}`);
-      const items = await listDeliveries(deps.pool, { endpointId: id.data, ...q.data });
+      if (!(await getEndpoint(ctx.deps.pool, id.data))) return ctx.notFound(res, `no endpoint ${id.data}`);
+      const items = await listDeliveries(ctx.deps.pool, { endpointId: id.data, ...q.data });
       res.json({ items, nextBefore: items.length === q.data.limit ? items[items.length - 1]!.id : null });
     }),
   );
 
   app.post(
     '/v1/endpoints/:id/replay',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = Id.safeParse(req.params.id);
       const body = ReplayBody.safeParse(req.body ?? {});
       if (!id.success) return badRequest(res, id.error);
       if (!body.success) return badRequest(res, body.error);
-      if (!(await getEndpoint(deps.pool, id.data))) return notFound(res, `no endpoint ${id.data}`);
-      const ids = await replay(deps.pool, { endpointId: id.data, ...body.data }, now());
-      deps.logger.info({ endpointId: id.data, count: ids.length }, 'deliveries replayed');
-      deps.onDue?.();
+      if (!(await getEndpoint(ctx.deps.pool, id.data))) return ctx.notFound(res, `no endpoint ${id.data}`);
+      const ids = await replay(ctx.deps.pool, { endpointId: id.data, ...body.data }, ctx.now());
+      ctx.deps.logger.info({ endpointId: id.data, count: ids.length }, 'deliveries replayed');
+      ctx.deps.onDue?.();
       res.status(202).json({ replayed: ids.length, deliveryIds: ids });
     }),
   );
 
   app.get(
     '/v1/deliveries/:id',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = DeliveryId.safeParse(req.params.id);
       if (!id.success) return badRequest(res, id.error);
-      const d = await getDelivery(deps.pool, id.data);
-      if (!d) return notFound(res, `no delivery ${id.data}`);
+      const d = await getDelivery(ctx.deps.pool, id.data);
+      if (!d) return ctx.notFound(res, `no delivery ${id.data}`);
       res.json(d);
     }),
   );
 
   app.post(
     '/v1/deliveries/:id/replay',
-    route(async (req, res) => {
+    ctx.route(async (req, res) => {
       const id = DeliveryId.safeParse(req.params.id);
       if (!id.success) return badRequest(res, id.error);
-      const d = await getDelivery(deps.pool, id.data);
-      if (!d) return notFound(res, `no delivery ${id.data}`);
+      const d = await getDelivery(ctx.deps.pool, id.data);
+      if (!d) return ctx.notFound(res, `no delivery ${id.data}`);
       if (d.status === 'pending') {
         return res.status(409).json({ error: 'conflict', message: `delivery ${id.data} is still pending` });
       }
-      await replay(deps.pool, { deliveryId: id.data }, now());
-      deps.logger.info({ deliveryId: id.data, endpointId: d.endpointId }, 'delivery replayed');
-      deps.onDue?.();
+      await replay(ctx.deps.pool, { deliveryId: id.data }, ctx.now());
+      ctx.deps.logger.info({ deliveryId: id.data, endpointId: d.endpointId }, 'delivery replayed');
+      ctx.deps.onDue?.();
       res.status(202).json({ replayed: 1, deliveryIds: [id.data] });
     }),
   );
+}
 
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    if (err instanceof EndpointError) {
-      return res.status(err.status).json({
-        error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : 'bad_request',
-        message: err.message,
-      });
-    }
-    const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.parse.failed' || e.type === 'entity.too.large') {
-      return res
-        .status(e.status ?? 400)
-        .json({ error: 'bad_request', message: 'body must be JSON under 64 kB' });
-    }
-    next(err);
-  });
-  app.use(apiErrorHandler(deps.logger, 'admin API request'));
-  return app;
+/** Endpoint errors and unreadable bodies as JSON answers; anything else to the generic handler. */
+function adminErrors(err: unknown, _req: Request, res: Response, next: NextFunction): unknown {
+  if (res.headersSent) return next(err);
+  if (err instanceof EndpointError) {
+    return res.status(err.status).json({
+      error: err.status === 404 ? 'not_found' : err.status === 409 ? 'conflict' : 'bad_request',
+      message: err.message,
+    });
+  }
+  const e = err as { type?: string; status?: number };
+  if (e.type === 'entity.parse.failed' || e.type === 'entity.too.large') {
+    return res
+      .status(e.status ?? 400)
+      .json({ error: 'bad_request', message: 'body must be JSON under 64 kB' });
+  }
+  next(err);
 }
