@@ -75,16 +75,16 @@ function cancellations(e: SubscriptionEvent, rules: Rules): CancelTarget[] {
   return targets;
 }
 
-export function decide(e: SubscriptionEvent, history: TriggerHistory, now: number, rules: Rules): Decision {
-  // Cancellations apply even when the event fires nothing (sandbox): a pending trigger must not outlive its reason.
-  const d: Decision = { emit: [], schedule: [], cancel: cancellations(e, rules) };
-  if (e.environment === 'SANDBOX' && !rules.fireInSandbox) return d;
+type Context = Record<string, string | number | null | undefined>;
 
-  const make = (
-    kind: TriggerKind,
-    dueAt: number,
-    context: Record<string, string | number | null | undefined> = {},
-  ): EngagementTrigger => ({
+/** The trigger `e` causes; its id is deterministic, so a replayed event yields the same one. */
+function triggerOf(
+  e: SubscriptionEvent,
+  kind: TriggerKind,
+  dueAt: number,
+  context: Context = {},
+): EngagementTrigger {
+  return {
     triggerId: `${kind}:${e.subscriptionKey}:${e.eventId}`,
     kind,
     subscriptionKey: e.subscriptionKey,
@@ -100,132 +100,153 @@ export function decide(e: SubscriptionEvent, history: TriggerHistory, now: numbe
         .filter(([, v]) => v !== null && v !== undefined)
         .map(([k, v]) => [k, String(v)]),
     ),
-  });
-  const capped = (kind: TriggerKind) => {
-    const cap = rules.frequencyCaps[kind];
-    if (!cap) return false;
-    return (
-      history.recent.filter((r) => r.kind === kind && r.at > now - cap.windowSeconds * 1000).length >= cap.max
-    );
   };
-  const fire = (t: EngagementTrigger) => {
-    if (capped(t.kind)) return;
-    (t.dueAt > now ? d.schedule : d.emit).push(t);
-  };
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+}
 
-  switch (e.type) {
-    case 'SUBSCRIPTION_STARTED':
-      if (rules.welcome.enabled)
-        fire(make('WELCOME', now, { resubscribe: String(e.isResubscribe), periodType: e.periodType }));
-      break;
-    case 'RENEWED':
-      if (rules.renewalThanks.enabled) fire(make('RENEWAL_THANKS', now, { expiresAt: iso(e.expiresAt) }));
-      break;
-    case 'GRACE_PERIOD_STARTED':
-      if (rules.paymentFailed.enabled)
-        fire(
-          make('PAYMENT_FAILED', now, {
-            graceDeadline: iso(e.gracePeriodExpiresAt ?? e.expiresAt),
-            inGracePeriod: 'true',
-          }),
-        );
-      break;
-    case 'BILLING_RETRY_STARTED':
-      if (rules.paymentFailed.enabled) fire(make('PAYMENT_FAILED', now, { inGracePeriod: 'false' }));
-      if (rules.accessLost.enabled) fire(make('ACCESS_LOST', now, { cause: 'BILLING_RETRY' }));
-      break;
-    case 'GRACE_PERIOD_ENDED':
-    case 'REVOKED':
-      if (rules.accessLost.enabled) fire(make('ACCESS_LOST', now, { cause: e.type }));
-      break;
-    case 'AUTO_RENEW_DISABLED':
-      if (rules.cancellationSaveOffer.enabled) {
-        fire(
-          make('CANCELLATION_SAVE_OFFER', now + rules.cancellationSaveOffer.delaySeconds * 1000, {
-            expiresAt: iso(e.expiresAt),
-            reason: e.reason,
-          }),
-        );
-      }
-      break;
-    case 'EXPIRED':
-      if (rules.winbackOffer.enabled && rules.winbackOffer.reasons.includes((e.reason ?? 'OTHER') as never)) {
-        fire(
-          make('WINBACK_OFFER', now + rules.winbackOffer.delaySeconds * 1000, {
-            expiredAt: iso(e.occurredAt),
-            reason: e.reason,
-          }),
-        );
-      }
-      break;
-    case 'PLAN_CHANGED':
-    case 'PLAN_CHANGE_SCHEDULED':
-      if (rules.planChangeConfirmation.enabled) {
-        fire(
-          make('PLAN_CHANGE_CONFIRMATION', now, {
-            fromProductId: e.planChange?.fromProductId,
-            toProductId: e.planChange?.toProductId,
-            timing: e.planChange?.timing,
-          }),
-        );
-      }
-      break;
-    case 'PRICE_INCREASE_PENDING': {
-      // The store's consent deadline is the next renewal: remind a set time before it.
-      const deadline = e.expiresAt;
-      if (rules.priceIncreaseConsentReminder.enabled && deadline !== null) {
-        const due = Math.max(now, deadline - rules.priceIncreaseConsentReminder.secondsBeforeDeadline * 1000);
-        if (deadline > now) fire(make('PRICE_INCREASE_CONSENT_REMINDER', due, { deadline: iso(deadline) }));
-      }
-      break;
-    }
-    case 'REFUND_REQUESTED': {
-      const r = rules.refundRequestResponseDue;
-      if (r.enabled) {
-        const secs = e.store === 'PLAY_STORE' ? r.googleDeadlineSeconds : r.appleDeadlineSeconds;
-        fire(
-          make('REFUND_REQUEST_RESPONSE_DUE', now, {
-            respondBy: iso(e.occurredAt + secs * 1000),
-            reason: e.reason,
-            transactionId: e.transactionId,
-          }),
-        );
-      }
-      break;
-    }
-    case 'REFUNDED': {
-      const r = rules.refundAbuseSuspected;
-      if (!r.enabled) break;
-      const daysToRefund = e.purchasedAt !== null ? (e.occurredAt - e.purchasedAt) / DAY_MS : null;
-      const periodDays =
-        e.purchasedAt !== null && e.expiresAt !== null ? (e.expiresAt - e.purchasedAt) / DAY_MS : null;
-      const quick =
-        daysToRefund !== null &&
-        periodDays !== null &&
-        daysToRefund <= r.maxDaysFromPurchase &&
-        periodDays >= r.minPeriodDays;
-      const serial = e.appUserId !== null && history.userRefunds >= r.maxRefundsPerUser;
-      if (quick || serial) {
-        fire(
-          make('REFUND_ABUSE_SUSPECTED', now, {
-            daysFromPurchaseToRefund: daysToRefund === null ? null : daysToRefund.toFixed(2),
-            periodDays: periodDays === null ? null : periodDays.toFixed(0),
-            userRefundsInWindow: history.userRefunds,
-            signal:
-              quick && serial
-                ? 'QUICK_REFUND_OF_LONG_PERIOD,SERIAL_REFUNDER'
-                : quick
-                  ? 'QUICK_REFUND_OF_LONG_PERIOD'
-                  : 'SERIAL_REFUNDER',
-            price: e.price ? `${e.price.amountMicros / 1_000_000} ${e.price.currency}` : null,
-          }),
-        );
-      }
-      break;
-    }
-    default:
-      break;
+/** Whether the kind's frequency cap is reached in the history. */
+function capped(kind: TriggerKind, history: TriggerHistory, now: number, rules: Rules): boolean {
+  const cap = rules.frequencyCaps[kind];
+  if (!cap) return false;
+  return (
+    history.recent.filter((r) => r.kind === kind && r.at > now - cap.windowSeconds * 1000).length >= cap.max
+  );
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function decide(e: SubscriptionEvent, history: TriggerHistory, now: number, rules: Rules): Decision {
+  // Cancellations apply even when the event fires nothing (sandbox): a pending trigger must not outlive its reason.
+  const d: Decision = { emit: [], schedule: [], cancel: cancellations(e, rules) };
+  if (e.environment === 'SANDBOX' && !rules.fireInSandbox) return d;
+  for (const t of proposals(e, history, now, rules)) {
+    if (capped(t.kind, history, now, rules)) continue;
+    (t.dueAt > now ? d.schedule : d.emit).push(t);
   }
   return d;
+}
+
+/** The triggers the event's type and the enabled rules call for, before frequency caps. */
+function proposals(
+  e: SubscriptionEvent,
+  history: TriggerHistory,
+  now: number,
+  rules: Rules,
+): EngagementTrigger[] {
+  const at = (kind: TriggerKind, context?: Context) => triggerOf(e, kind, now, context);
+  switch (e.type) {
+    case 'SUBSCRIPTION_STARTED':
+      return rules.welcome.enabled
+        ? [at('WELCOME', { resubscribe: String(e.isResubscribe), periodType: e.periodType })]
+        : [];
+    case 'RENEWED':
+      return rules.renewalThanks.enabled ? [at('RENEWAL_THANKS', { expiresAt: iso(e.expiresAt) })] : [];
+    case 'GRACE_PERIOD_STARTED':
+      return rules.paymentFailed.enabled
+        ? [
+            at('PAYMENT_FAILED', {
+              graceDeadline: iso(e.gracePeriodExpiresAt ?? e.expiresAt),
+              inGracePeriod: 'true',
+            }),
+          ]
+        : [];
+    case 'BILLING_RETRY_STARTED':
+      return [
+        ...(rules.paymentFailed.enabled ? [at('PAYMENT_FAILED', { inGracePeriod: 'false' })] : []),
+        ...(rules.accessLost.enabled ? [at('ACCESS_LOST', { cause: 'BILLING_RETRY' })] : []),
+      ];
+    case 'GRACE_PERIOD_ENDED':
+    case 'REVOKED':
+      return rules.accessLost.enabled ? [at('ACCESS_LOST', { cause: e.type })] : [];
+    case 'AUTO_RENEW_DISABLED':
+      return saveOffer(e, now, rules);
+    case 'EXPIRED':
+      return winbackOffer(e, now, rules);
+    case 'PLAN_CHANGED':
+    case 'PLAN_CHANGE_SCHEDULED':
+      return rules.planChangeConfirmation.enabled
+        ? [
+            at('PLAN_CHANGE_CONFIRMATION', {
+              fromProductId: e.planChange?.fromProductId,
+              toProductId: e.planChange?.toProductId,
+              timing: e.planChange?.timing,
+            }),
+          ]
+        : [];
+    case 'PRICE_INCREASE_PENDING':
+      return priceIncreaseReminder(e, now, rules);
+    case 'REFUND_REQUESTED':
+      return refundResponseDue(e, now, rules);
+    case 'REFUNDED':
+      return refundAbuse(e, history, now, rules);
+    default:
+      return [];
+  }
+}
+
+/** A save offer some time after auto-renew is turned off. */
+function saveOffer(e: SubscriptionEvent, now: number, rules: Rules): EngagementTrigger[] {
+  const r = rules.cancellationSaveOffer;
+  if (!r.enabled) return [];
+  const context = { expiresAt: iso(e.expiresAt), reason: e.reason };
+  return [triggerOf(e, 'CANCELLATION_SAVE_OFFER', now + r.delaySeconds * 1000, context)];
+}
+
+/** A win-back offer some time after an expiry for one of the rule's reasons. */
+function winbackOffer(e: SubscriptionEvent, now: number, rules: Rules): EngagementTrigger[] {
+  const r = rules.winbackOffer;
+  if (!r.enabled || !r.reasons.includes((e.reason ?? 'OTHER') as never)) return [];
+  const context = { expiredAt: iso(e.occurredAt), reason: e.reason };
+  return [triggerOf(e, 'WINBACK_OFFER', now + r.delaySeconds * 1000, context)];
+}
+
+/** The store's consent deadline is the next renewal: remind a set time before it. */
+function priceIncreaseReminder(e: SubscriptionEvent, now: number, rules: Rules): EngagementTrigger[] {
+  const deadline = e.expiresAt;
+  const r = rules.priceIncreaseConsentReminder;
+  if (!r.enabled || deadline === null || deadline <= now) return [];
+  const due = Math.max(now, deadline - r.secondsBeforeDeadline * 1000);
+  return [triggerOf(e, 'PRICE_INCREASE_CONSENT_REMINDER', due, { deadline: iso(deadline) })];
+}
+
+/** Each store gives a deadline to answer a refund request (Apple's consumption request, Google's review). */
+function refundResponseDue(e: SubscriptionEvent, now: number, rules: Rules): EngagementTrigger[] {
+  const r = rules.refundRequestResponseDue;
+  if (!r.enabled) return [];
+  const secs = e.store === 'PLAY_STORE' ? r.googleDeadlineSeconds : r.appleDeadlineSeconds;
+  const context = {
+    respondBy: iso(e.occurredAt + secs * 1000),
+    reason: e.reason,
+    transactionId: e.transactionId,
+  };
+  return [triggerOf(e, 'REFUND_REQUEST_RESPONSE_DUE', now, context)];
+}
+
+/** A quick refund of a long period, or a user refunding often. */
+function refundAbuse(
+  e: SubscriptionEvent,
+  history: TriggerHistory,
+  now: number,
+  rules: Rules,
+): EngagementTrigger[] {
+  const r = rules.refundAbuseSuspected;
+  if (!r.enabled) return [];
+  const daysToRefund = e.purchasedAt !== null ? (e.occurredAt - e.purchasedAt) / DAY_MS : null;
+  const periodDays =
+    e.purchasedAt !== null && e.expiresAt !== null ? (e.expiresAt - e.purchasedAt) / DAY_MS : null;
+  const quick =
+    daysToRefund !== null &&
+    periodDays !== null &&
+    daysToRefund <= r.maxDaysFromPurchase &&
+    periodDays >= r.minPeriodDays;
+  const serial = e.appUserId !== null && history.userRefunds >= r.maxRefundsPerUser;
+  if (!quick && !serial) return [];
+  const signals = [...(quick ? ['QUICK_REFUND_OF_LONG_PERIOD'] : []), ...(serial ? ['SERIAL_REFUNDER'] : [])];
+  const context = {
+    daysFromPurchaseToRefund: daysToRefund === null ? null : daysToRefund.toFixed(2),
+    periodDays: periodDays === null ? null : periodDays.toFixed(0),
+    userRefundsInWindow: history.userRefunds,
+    signal: signals.join(','),
+    price: e.price ? `${e.price.amountMicros / 1_000_000} ${e.price.currency}` : null,
+  };
+  return [triggerOf(e, 'REFUND_ABUSE_SUSPECTED', now, context)];
 }
