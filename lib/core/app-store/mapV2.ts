@@ -139,6 +139,39 @@ function planChange(
   return { fromProductId: from ?? null, toProductId: to ?? null, timing, direction };
 }
 
+/** DID_CHANGE_RENEWAL_PREF by subtype; undefined for an unknown one. */
+function renewalPreference(
+  sub: string | undefined,
+  product?: string,
+  next?: string,
+): EventDraft[] | undefined {
+  if (sub === 'UPGRADE') {
+    return [{ type: 'PLAN_CHANGED', planChange: planChange(null, product, 'IMMEDIATE', 'UPGRADE') }];
+  }
+  if (sub === 'DOWNGRADE') {
+    return [
+      { type: 'PLAN_CHANGE_SCHEDULED', planChange: planChange(product, next, 'NEXT_RENEWAL', 'DOWNGRADE') },
+    ];
+  }
+  if (sub !== undefined) return undefined;
+  // No subtype: back to the current product (a pending change withdrawn), or a crossgrade.
+  return next === undefined || next === product
+    ? [{ type: 'PLAN_CHANGE_CANCELED', planChange: planChange(product, product, 'NEXT_RENEWAL', 'UNKNOWN') }]
+    : [
+        {
+          type: 'PLAN_CHANGE_SCHEDULED',
+          planChange: planChange(product, next, 'NEXT_RENEWAL', 'CROSSGRADE'),
+        },
+      ];
+}
+
+/** OFFER_REDEEMED, with the plan change an upgrade or downgrade offer makes; undefined for an unknown subtype. */
+function offerRedeemed(sub: string | undefined, product?: string, next?: string): EventDraft[] | undefined {
+  if (sub === undefined) return [{ type: 'OFFER_REDEEMED' }];
+  if (sub !== 'UPGRADE' && sub !== 'DOWNGRADE') return undefined;
+  return [{ type: 'OFFER_REDEEMED' }, ...(renewalPreference(sub, product, next) ?? [])];
+}
+
 /** The events one notification yields, before the common envelope is filled in. */
 function drafts(n: DecodedNotificationV2): EventDraft[] {
   const { payload, transaction: tx, renewal } = n;
@@ -163,52 +196,9 @@ function drafts(n: DecodedNotificationV2): EventDraft[] {
       if (sub === 'AUTO_RENEW_ENABLED') return [{ type: 'AUTO_RENEW_ENABLED' }];
       return unknown;
     case 'DID_CHANGE_RENEWAL_PREF':
-      if (sub === 'UPGRADE') {
-        return [{ type: 'PLAN_CHANGED', planChange: planChange(null, product, 'IMMEDIATE', 'UPGRADE') }];
-      }
-      if (sub === 'DOWNGRADE') {
-        return [
-          {
-            type: 'PLAN_CHANGE_SCHEDULED',
-            planChange: planChange(product, next, 'NEXT_RENEWAL', 'DOWNGRADE'),
-          },
-        ];
-      }
-      if (sub === undefined) {
-        // No subtype: back to the current product (a pending change withdrawn), or a crossgrade.
-        return next === undefined || next === product
-          ? [
-              {
-                type: 'PLAN_CHANGE_CANCELED',
-                planChange: planChange(product, product, 'NEXT_RENEWAL', 'UNKNOWN'),
-              },
-            ]
-          : [
-              {
-                type: 'PLAN_CHANGE_SCHEDULED',
-                planChange: planChange(product, next, 'NEXT_RENEWAL', 'CROSSGRADE'),
-              },
-            ];
-      }
-      return unknown;
+      return renewalPreference(sub, product, next) ?? unknown;
     case 'OFFER_REDEEMED':
-      if (sub === undefined) return [{ type: 'OFFER_REDEEMED' }];
-      if (sub === 'UPGRADE') {
-        return [
-          { type: 'OFFER_REDEEMED' },
-          { type: 'PLAN_CHANGED', planChange: planChange(null, product, 'IMMEDIATE', 'UPGRADE') },
-        ];
-      }
-      if (sub === 'DOWNGRADE') {
-        return [
-          { type: 'OFFER_REDEEMED' },
-          {
-            type: 'PLAN_CHANGE_SCHEDULED',
-            planChange: planChange(product, next, 'NEXT_RENEWAL', 'DOWNGRADE'),
-          },
-        ];
-      }
-      return unknown;
+      return offerRedeemed(sub, product, next) ?? unknown;
     case 'DID_FAIL_TO_RENEW':
       if (sub === 'GRACE_PERIOD') return [{ type: 'GRACE_PERIOD_STARTED', reason: 'BILLING_ERROR' }];
       if (sub === undefined) return [{ type: 'BILLING_RETRY_STARTED', reason: 'BILLING_ERROR' }];
