@@ -61,7 +61,33 @@ function eventJson(e: SubscriptionEvent): string {
   return JSON.stringify(Object.fromEntries(FIELD_ORDER.map((k) => [k, rec[k]])));
 }
 
+/** Ends the command with an exit status; what to say was already said on the way. */
+class Exit {
+  constructor(readonly status: number) {}
+}
+
+type Values = ReturnType<typeof parseOptions>['values'];
+
 export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<number> {
+  try {
+    const { values, positionals } = parseOptions(argv, io);
+    const verifier = appleVerifier(values, io);
+    const play = playNormalizer(values, io);
+    let status = 0;
+    for (const [index, file] of positionals.entries()) {
+      status = Math.max(
+        status,
+        await normalizeFile(file, index, { verifier, play, secret: values['shared-secret'], io }),
+      );
+    }
+    return status;
+  } catch (err) {
+    if (err instanceof Exit) return err.status;
+    throw err;
+  }
+}
+
+function parseOptions(argv: string[], io: CliIo) {
   let parsed;
   try {
     parsed = parseArgs({
@@ -80,21 +106,25 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
     });
   } catch (err) {
     io.err(`${errorMessage(err)}\n${USAGE}`);
-    return 2;
+    throw new Exit(2);
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  if (parsed.values.help) {
     io.out(USAGE);
-    return 0;
+    throw new Exit(0);
   }
-  if (positionals.length === 0) {
+  if (parsed.positionals.length === 0) {
     io.err(USAGE);
-    return 2;
+    throw new Exit(2);
   }
+  return parsed;
+}
+
+/** The verifier the receiver would use, from --apple-root, --bundle-id and --verify-at. */
+function appleVerifier(values: Values, io: CliIo): AppleVerifier {
   const verifyAt = values['verify-at'];
   if (verifyAt !== 'signed-date' && verifyAt !== 'now') {
     io.err(`--verify-at must be signed-date or now\n${USAGE}`);
-    return 2;
+    throw new Exit(2);
   }
   let roots: Buffer[];
   try {
@@ -104,18 +134,21 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
       : [APPLE_ROOT_CA_G3_DER];
   } catch (err) {
     io.err(`cannot read --apple-root: ${errorMessage(err)}`);
-    return 2;
+    throw new Exit(2);
   }
   const bundleIds = values['bundle-id'] ?? null;
   if (!bundleIds) io.err('warning: no --bundle-id given; notifications for any bundleId are accepted');
-  const verifier = new AppleVerifier({
+  return new AppleVerifier({
     trustedRoots: roots,
     bundleIds,
     environments: ['Production', 'Sandbox', 'Xcode', 'LocalTesting'],
     appAppleIds: [],
     effectiveDate: verifyAt,
   });
+}
 
+/** The Play path when a token or service account is given; else one that refuses Pub/Sub envelopes. */
+function playNormalizer(values: Values, io: CliIo): PlayNormalize {
   let accessToken: AccessTokenProvider | undefined;
   if (values['play-api-token']) accessToken = staticToken(values['play-api-token']);
   else if (values['play-service-account']) {
@@ -125,59 +158,62 @@ export async function runNormalize(argv: string[], io: CliIo = nodeIo): Promise<
       );
     } catch (err) {
       io.err(`cannot read --play-service-account: ${errorMessage(err)}`);
-      return 2;
+      throw new Exit(2);
     }
   }
-  const play: PlayNormalize = accessToken
-    ? createPlayProcessor({
-        api: new HttpPlayApi({ rootUrl: values['play-api-url'], accessToken, maxAttempts: 2 }),
-        repo: new MemoryPlayRepo(),
-        logger: createLogger('storeline-cli', 'silent'),
-        acknowledge: false, // inspecting files must not change purchases
-      })
-    : async () => {
-        throw new NotificationRejected(
-          'body',
-          'a Pub/Sub envelope needs --play-api-token or --play-service-account',
-        );
-      };
-
-  let status = 0;
-  for (const [index, file] of positionals.entries()) {
-    let body: Buffer;
-    try {
-      body = io.readFile(file);
-    } catch (err) {
-      io.err(`${file}: cannot read: ${errorMessage(err)}`);
-      status = Math.max(status, 2);
-      continue;
-    }
-    const ctx: RawContext = {
-      receivedAt: io.now(),
-      rawTopic: `file:${basename(file)}`,
-      rawPartition: 0,
-      rawOffset: index,
+  if (!accessToken) {
+    return async () => {
+      throw new NotificationRejected(
+        'body',
+        'a Pub/Sub envelope needs --play-api-token or --play-service-account',
+      );
     };
-    let events: SubscriptionEvent[];
-    try {
-      const format = formatOf(body, values['shared-secret']);
-      if (format !== 'play-store-pubsub') verify(format, body, verifier, values['shared-secret'], io.now());
-      events = await normalize(format, body, ctx, play);
-    } catch (err) {
-      if (err instanceof NotificationRejected && err.status === 401) {
-        io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
-        status = 3;
-      } else {
-        io.err(
-          `${file}: ${err instanceof PoisonMessageError || err instanceof NotificationRejected ? 'malformed' : 'failed'}: ${errorMessage(err)}`,
-        );
-        status = Math.max(status, 2);
-      }
-      continue;
-    }
-    for (const e of events) io.out(eventJson(e));
   }
-  return status;
+  return createPlayProcessor({
+    api: new HttpPlayApi({ rootUrl: values['play-api-url'], accessToken, maxAttempts: 2 }),
+    repo: new MemoryPlayRepo(),
+    logger: createLogger('storeline-cli', 'silent'),
+    acknowledge: false, // inspecting files must not change purchases
+  });
+}
+
+/** One file: its events on stdout, or why not on stderr. Exit status 0, 2 (malformed) or 3 (unauthentic). */
+async function normalizeFile(
+  file: string,
+  index: number,
+  deps: { verifier: AppleVerifier; play: PlayNormalize; secret: string | undefined; io: CliIo },
+): Promise<number> {
+  const { io } = deps;
+  let body: Buffer;
+  try {
+    body = io.readFile(file);
+  } catch (err) {
+    io.err(`${file}: cannot read: ${errorMessage(err)}`);
+    return 2;
+  }
+  const ctx: RawContext = {
+    receivedAt: io.now(),
+    rawTopic: `file:${basename(file)}`,
+    rawPartition: 0,
+    rawOffset: index,
+  };
+  let events: SubscriptionEvent[];
+  try {
+    const format = formatOf(body, deps.secret);
+    if (format !== 'play-store-pubsub') verify(format, body, deps.verifier, deps.secret, io.now());
+    events = await normalize(format, body, ctx, deps.play);
+  } catch (err) {
+    if (err instanceof NotificationRejected && err.status === 401) {
+      io.err(`${file}: authentication failed (${err.check}): ${err.message}`);
+      return 3;
+    }
+    const kind =
+      err instanceof PoisonMessageError || err instanceof NotificationRejected ? 'malformed' : 'failed';
+    io.err(`${file}: ${kind}: ${errorMessage(err)}`);
+    return 2;
+  }
+  for (const e of events) io.out(eventJson(e));
+  return 0;
 }
 
 /** The file's format; refused when it is none, or a V1 body comes without the secret to check it. */
