@@ -30,7 +30,17 @@ export function createFakePlayApi(opts: { accessToken: string }): { app: Express
   const app = express();
   app.use(express.json({ limit: '1mb' }));
   app.use(express.urlencoded({ extended: false }));
+  tokenEndpoint(app, opts.accessToken);
+  scenarioRoutes(app, state);
+  const api = express.Router();
+  api.use(bearer(opts.accessToken));
+  purchaseRoutes(api, state);
+  app.use('/androidpublisher/v3', api);
+  return { app, state };
+}
 
+/** The OAuth token endpoint of the service-account flow: any JWT-bearer assertion gets the token. */
+function tokenEndpoint(app: Express, accessToken: string): void {
   app.post('/token', (req, res) => {
     if (
       req.body?.grant_type !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' ||
@@ -39,10 +49,12 @@ export function createFakePlayApi(opts: { accessToken: string }): { app: Express
       res.status(400).json({ error: 'invalid_grant' });
       return;
     }
-    res.json({ access_token: opts.accessToken, expires_in: 3600, token_type: 'Bearer' });
+    res.json({ access_token: accessToken, expires_in: 3600, token_type: 'Bearer' });
   });
+}
 
-  // Admin endpoints for scenarios.
+/** Admin endpoints for scenarios. */
+function scenarioRoutes(app: Express, state: FakePlayState): void {
   app.put('/_fake/subscriptions/:token', (req, res) => {
     state.subscriptions.set(req.params.token, req.body as SubscriptionPurchaseV2);
     res.status(204).end();
@@ -58,10 +70,12 @@ export function createFakePlayApi(opts: { accessToken: string }): { app: Express
   app.get('/_fake/state', (_req, res) => {
     res.json({ acknowledged: state.acknowledged, reads: Object.fromEntries(state.reads) });
   });
+}
 
-  const api = express.Router();
-  api.use((req, res, next) => {
-    if (req.headers.authorization !== `Bearer ${opts.accessToken}`) {
+/** Google's 401 for anything without the bearer token. */
+function bearer(accessToken: string): express.RequestHandler {
+  return (req, res, next) => {
+    if (req.headers.authorization !== `Bearer ${accessToken}`) {
       res.status(401).json({
         error: {
           code: 401,
@@ -72,7 +86,11 @@ export function createFakePlayApi(opts: { accessToken: string }): { app: Express
       return;
     }
     next();
-  });
+  };
+}
+
+/** The documented purchase paths, answering from the scenario state (and its injected failures). */
+function purchaseRoutes(api: express.Router, state: FakePlayState): void {
   const failed = (token: string, res: express.Response): boolean => {
     const f = state.failures.get(token);
     if (!f || f.times <= 0) return false;
@@ -128,6 +146,4 @@ export function createFakePlayApi(opts: { accessToken: string }): { app: Express
   api.get('/applications/:pkg/purchases/voidedpurchases', (_req, res) => {
     res.json({ voidedPurchases: state.voided });
   });
-  app.use('/androidpublisher/v3', api);
-  return { app, state };
 }
