@@ -140,6 +140,15 @@ describe('Dockerfile', () => {
       for (const src of m[1]!.split(' ')) expect([src, existsSync(resolve(ROOT, src))]).toEqual([src, true]);
     }
   });
+
+  it('copies every source folder the build compiles', () => {
+    const build = JSON.parse(readFileSync(resolve(ROOT, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    const folders = new Set(build.include.map((glob) => glob.split('/')[0]!));
+    for (const f of folders)
+      expect([f, dockerfile]).toEqual([f, expect.stringMatching(new RegExp(`^COPY ${f} `, 'm'))]);
+  });
 });
 
 describe('connect/Dockerfile (kafka-connect) and the warehouse connectors', () => {
