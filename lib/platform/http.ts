@@ -1,20 +1,12 @@
-/** HTTP plumbing every service shares: health, readiness, Prometheus metrics, and a bounded close. */
+/** HTTP plumbing every service shares: health, readiness, the /metrics route, API errors, and a bounded close. */
 import type { Readiness } from './consumerGuard';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
 import { z, type ZodError } from 'zod';
-import type { Counter } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { errorMessage } from '../core/errors';
 import type { Logger } from './logger';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-
-export function createMetricsRegistry(service: string): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
-  return registry;
-}
 
 /** /healthz (process is alive), /readyz (dependencies answer), /metrics (Prometheus). */
 export function mountOps(

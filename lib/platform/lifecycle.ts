@@ -103,21 +103,3 @@ export function consumerReady(opts: {
     return { ready: reasons.length === 0, reasons };
   };
 }
-
-/** Metrics both receivers expose, under the same names so dashboards work across stores. */
-export function receiverMetrics(registry: Registry) {
-  return {
-    requests: new Counter({
-      name: 'storeline_receiver_requests_total',
-      help: 'Notification requests by route and HTTP status',
-      labelNames: ['route', 'status'],
-      registers: [registry],
-    }),
-    rejected: new Counter({
-      name: 'storeline_receiver_verification_failures_total',
-      help: 'Rejected notifications by failed check',
-      labelNames: ['route', 'check'],
-      registers: [registry],
-    }),
-  };
-}

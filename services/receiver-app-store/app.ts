@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { bodyErrorHandler } from '../../lib/platform/http';
 import { Histogram, type Registry } from 'prom-client';
-import { receiverMetrics } from '../../lib/platform/lifecycle';
+import { receiverMetrics } from '../../lib/platform/metrics';
 import type { AppleVerifier } from '../../lib/core/app-store/verify';
 import { acceptAppStore } from '../../lib/core/ingest/acceptAppStore';
 import { errorMessage } from '../../lib/core/errors';

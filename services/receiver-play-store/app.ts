@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { bodyErrorHandler } from '../../lib/platform/http';
 import { Counter, type Registry } from 'prom-client';
-import { receiverMetrics } from '../../lib/platform/lifecycle';
+import { receiverMetrics } from '../../lib/platform/metrics';
 import { errorMessage } from '../../lib/core/errors';
 import type { Logger } from '../../lib/platform/logger';
 import type { Publish } from '../../lib/platform/publisher';
