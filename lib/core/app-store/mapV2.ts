@@ -20,7 +20,7 @@ import type {
 } from '../generated/avro';
 import type { RawContext } from '../rawContext';
 import { isKnownTypeV2, type DecodedNotificationV2, type TransactionInfo } from './model';
-import { appIdentity } from './verify';
+import { appIdentity } from './identity';
 
 type EventDraft = { type: EventType } & Partial<Omit<SubscriptionEvent, 'type' | 'source'>>;
 

@@ -21,6 +21,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { extensionOids } from './der';
+import { appIdentity } from './identity';
 import { segmentObject, type JsonObject } from './jws';
 import type { NotificationPayloadV2, NotificationV1 } from './model';
 
@@ -262,24 +263,4 @@ function secretEquals(given: unknown, secret: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(secret).digest();
   return timingSafeEqual(a, b);
-}
-
-/** Where a V2 payload says which app and environment it is for. */
-export function appIdentity(p: NotificationPayloadV2): {
-  bundleId?: string;
-  appAppleId?: number;
-  environment?: string;
-} {
-  if (p.data) return p.data;
-  if (p.summary) return p.summary;
-  if (p.appData) return p.appData;
-  if (p.externalPurchaseToken) {
-    const t = p.externalPurchaseToken;
-    // A "SANDBOX" prefix on externalPurchaseId marks the sandbox environment. The payload is JSON, not the
-    // model's types: a non-string id must refuse the notification (environment), not throw a TypeError.
-    const id: unknown = t.externalPurchaseId;
-    const sandbox = typeof id === 'string' && id.startsWith('SANDBOX');
-    return { ...t, environment: sandbox ? 'Sandbox' : 'Production' };
-  }
-  return {};
 }

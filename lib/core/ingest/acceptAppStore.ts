@@ -5,12 +5,8 @@
  */
 import { rawKeyV2 } from '../app-store/decode';
 import { rawKeyV1, v1NotificationId } from '../app-store/mapV1';
-import {
-  appIdentity,
-  NotificationRejected,
-  type AppleVerifier,
-  type VerificationCheck,
-} from '../app-store/verify';
+import { appIdentity } from '../app-store/identity';
+import { NotificationRejected, type AppleVerifier, type VerificationCheck } from '../app-store/verify';
 import { CONTENT_TYPE_REJECTION, isJsonContentType, type AppStoreFormat } from './format';
 
 export interface AppStoreRequest {
