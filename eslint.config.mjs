@@ -21,18 +21,20 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   // Layout boundaries. Where things live:
-  //   services/<name>/  one folder per deployable: main.ts (the service spec), config.ts, app.ts when it
-  //                     serves HTTP (services/cli keeps its command files);
-  //   lib/core/         pure: store mapping, ingest (accept, normalize), fold, trigger decisions, webhook
-  //                     policy and signing, the topic catalog, the generated Avro types;
-  //   lib/platform/     Kafka client, publisher, transactional loop, DLQ records, consumer guard, Avro codec,
-  //                     database, HTTP helpers, metrics, lifecycle;
-  //   lib/adapters/     Play API client and snapshot repository, pending-claim store, webhook store, SSRF
-  //                     guard and sender, and each consumer's worker over core + platform;
-  //   test/kit/         builders, fakes, fixture paths, the signing PKI: for tests, never built into dist/.
-  // Rules: lib/core imports only lib/core, the generated types, pure node built-ins and pure libraries (no
-  // Kafka, PostgreSQL, Express, pino, fetch, fs, net, http); nothing built (lib/, services/) imports test/kit;
-  // lib never imports services. Tests are exempt: they may reach anything.
+  //   services/<name>/  one folder per deployable: main.ts (a spec for lib/platform/service.ts), config.ts,
+  //                     app.ts when it serves HTTP (services/cli keeps its command files; fake-play-api is
+  //                     the local stack's stand-in for Google, run from the image like the others);
+  //   lib/core/         pure: store mapping, ingest (format, accept, normalize), Play ports and processor,
+  //                     fold, trigger decisions, webhook policy and signing, topic catalog, generated types;
+  //   lib/platform/     Kafka client, publisher, transactional loop, dead letters, canonical-consumer loop,
+  //                     consumer guard, Avro codec, database, HTTP helpers, metrics, lifecycle, service runner;
+  //   lib/adapters/     Play API client and snapshot repository, claims, state/trigger stores, webhook store
+  //                     (one module per table), SSRF guard and sender, each consumer's worker;
+  //   test/kit/         builders, the signing PKI, fixture paths, matchers: for tests (and the dev scripts
+  //                     and benchmarks), never built into dist/. test/support is the integration harness.
+  // Rules: lib/core imports only lib/core, its generated types, pure node built-ins and pure libraries (no
+  // Kafka, PostgreSQL, Express, pino, prom-client, fetch, fs, net, http, process); nothing built (lib/,
+  // services/) imports test/kit; lib never imports services. Tests may reach anything.
   {
     files: ['lib/**/*.ts', 'services/**/*.ts'],
     ignores: ['**/*.test.ts'],
@@ -91,6 +93,10 @@ export default tseslint.config(
       'no-restricted-globals': [
         'error',
         { name: 'fetch', message: 'lib/core is pure: HTTP belongs in lib/adapters or lib/platform.' },
+        {
+          name: 'process',
+          message: 'lib/core is pure: environment, signals and exits belong to the services.',
+        },
       ],
     },
   },
