@@ -91,7 +91,7 @@ export const consumerGuardEnv = {
   CONSUMER_EXIT_AFTER_MS: z.coerce.number().int().min(10_000).default(300_000),
 };
 
-/** Variables both receivers read for their publisher (see shared/publisher.ts for what a 503 means). */
+/** Variables both receivers read for their publisher (see publisher.ts for what a 503 means). */
 export const publisherEnv = {
   /** How long a request waits for Kafka's acknowledgement before answering 503. */
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
