@@ -4,7 +4,7 @@
  * module registers the matcher.
  */
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- jest declares its matcher types in a namespace
   namespace jest {
     interface Matchers<R> {
       toBeConfluentWireFormat(schemaId: number, avroPayload?: Buffer): R;
