@@ -12,6 +12,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY schemas ./schemas
 COPY services ./services
+COPY lib ./lib
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime

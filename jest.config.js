@@ -9,7 +9,7 @@ module.exports = {
     {
       displayName: 'unit',
       testEnvironment: 'node',
-      roots: ['<rootDir>/services', '<rootDir>/scripts'],
+      roots: ['<rootDir>/services', '<rootDir>/lib', '<rootDir>/scripts'],
       testMatch: ['**/*.test.ts'],
       transform: { '^.+\\.ts$': tsJest },
     },

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { ensureTopics } from '../services/shared/kafka';
-import { TopicNames } from '../services/shared/topics';
+import { ensureTopics } from '../lib/platform/kafka';
+import { TopicNames } from '../lib/core/topics';
 
 export const ROOT = resolve(__dirname, '..');
 

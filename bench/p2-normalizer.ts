@@ -9,8 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { notification } from '../services/app-store/testing';
-import { createPki, signedBody } from '../test/support/appleSigning';
+import { notification } from '../test/kit/builders/appStore';
+import { createPki, signedBody } from '../test/kit/appleSigning';
 import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
 
 async function outputCount(kafka: Kafka, topic: string): Promise<number> {

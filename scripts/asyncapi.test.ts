@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AvroSchemaParser } from '@asyncapi/avro-schema-parser';
 import { Parser } from '@asyncapi/parser';
-import { TOPICS } from '../services/shared/topics';
+import { TOPICS } from '../lib/core/topics';
 import { asyncApiYaml } from './asyncapi';
 
 const FILE = resolve(__dirname, '../schemas/asyncapi.yaml');

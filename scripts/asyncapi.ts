@@ -1,12 +1,12 @@
 /**
  * The AsyncAPI 3.0 document of every Storeline topic, generated from the topic catalog
- * (services/shared/topics.ts) and the Avro schemas (schemas/*.avsc, embedded in generated/avro.ts), so it
+ * (lib/core/topics.ts) and the Avro schemas (schemas/*.avsc, embedded in generated/avro.ts), so it
  * cannot drift from the code. `npm run gen:asyncapi` writes schemas/asyncapi.yaml; a unit test checks it is
  * fresh and valid (@asyncapi/parser with the Avro schema parser).
  * Kafka bindings: https://github.com/asyncapi/bindings/tree/master/kafka
  */
 import { stringify } from 'yaml';
-import { TOPICS, type TopicId, type TopicSpec } from '../services/shared/topics';
+import { TOPICS, type TopicId, type TopicSpec } from '../lib/core/topics';
 
 const AVRO = 'application/vnd.apache.avro;version=1.9.0';
 

@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { NormalizerConfig } from '../services/normalizer/config';
 import { ReceiverAppStoreConfig } from '../services/receiver-app-store/config';
 import { ReceiverPlayStoreConfig } from '../services/receiver-play-store/config';
-import { parseConfig } from '../services/shared/config';
+import { parseConfig } from '../lib/platform/config';
 import { StateAggregatorConfig } from '../services/state/config';
 import { TriggersConfig } from '../services/triggers/config';
 import { WebhookFanoutConfig } from '../services/webhook-fanout/config';
@@ -139,6 +139,15 @@ describe('Dockerfile', () => {
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$/gm)) {
       for (const src of m[1]!.split(' ')) expect([src, existsSync(resolve(ROOT, src))]).toEqual([src, true]);
     }
+  });
+
+  it('copies every source folder the build compiles', () => {
+    const build = JSON.parse(readFileSync(resolve(ROOT, 'tsconfig.build.json'), 'utf8')) as {
+      include: string[];
+    };
+    const folders = new Set(build.include.map((glob) => glob.split('/')[0]!));
+    for (const f of folders)
+      expect([f, dockerfile]).toEqual([f, expect.stringMatching(new RegExp(`^COPY ${f} `, 'm'))]);
   });
 });
 

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { envelope, rtdn, sub } from '../services/play-store/testing';
-import { APP_STORE_FIXTURES } from '../test/support/paths';
+import { envelope, rtdn, sub } from '../test/kit/builders/play';
+import { APP_STORE_FIXTURES } from '../test/kit/fixtures';
 
 const APPLE_DIR = resolve(APP_STORE_FIXTURES, 'real');
 const APPLE_SAMPLE_COUNT = 14;

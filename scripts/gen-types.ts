@@ -1,6 +1,6 @@
 /**
  * Generates TypeScript types and embedded schema objects from schemas/*.avsc, the source of truth.
- * `npm run gen:types` writes services/shared/generated/avro.ts; gen-types.test.ts fails when it is stale.
+ * `npm run gen:types` writes lib/core/generated/avro.ts; gen-types.test.ts fails when it is stale.
  * Named types shared by several schemas (each .avsc is self-contained for the registry) are emitted once,
  * and generation fails if two copies of one name differ.
  */
@@ -107,7 +107,7 @@ export function renderTypes(schemasDir: string): string {
 }
 
 export const SCHEMAS_DIR = resolve(__dirname, '..', 'schemas');
-export const GENERATED_FILE = resolve(__dirname, '..', 'services', 'shared', 'generated', 'avro.ts');
+export const GENERATED_FILE = resolve(__dirname, '..', 'lib', 'core', 'generated', 'avro.ts');
 
 if (require.main === module) {
   writeFileSync(GENERATED_FILE, renderTypes(SCHEMAS_DIR));

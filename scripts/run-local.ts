@@ -104,7 +104,7 @@ function echoImportant(name: string, chunk: string, partial: { rest: string }): 
     try {
       const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
       // kafkajs warns whenever an idempotent producer has bounded retries; ours are bounded on purpose
-      // (services/shared/kafka.ts), so the terminal skips it (the log file keeps it).
+      // (lib/platform/kafka.ts), so the terminal skips it (the log file keeps it).
       if (j.msg?.startsWith('Limiting retries for the idempotent producer')) continue;
       if ((j.level ?? 0) >= 40) {
         console.log(

@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TOPICS, type TopicId } from '../services/shared/topics';
+import { TOPICS, type TopicId } from '../lib/core/topics';
 
 export const SCHEMAS_DIR = resolve(__dirname, '../schemas');
 

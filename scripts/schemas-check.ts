@@ -5,7 +5,7 @@
  * TOPIC_PREFIX are the defaults, as for the services.
  */
 import { parseArgs } from 'node:util';
-import { TopicNames } from '../services/shared/topics';
+import { TopicNames } from '../lib/core/topics';
 import { avroTopics, checkAgainstRegistry } from './schema-compat';
 
 async function main(): Promise<number> {

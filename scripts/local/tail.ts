@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import { Kafka, logLevel } from 'kafkajs';
 import { Webhook } from 'standardwebhooks';
-import { codecFor, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TopicNames } from '../../services/shared/topics';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TopicNames } from '../../lib/core/topics';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const time = () => new Date().toISOString().slice(11, 23);

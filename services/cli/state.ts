@@ -1,14 +1,14 @@
 /** `storeline state rebuild [--schema NAME]`: rebuild the state read model from the canonical topic. */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { codecFor, createRegistry } from '../shared/avro';
-import { kafkaEnv, parseConfig, postgresUrl } from '../shared/config';
-import { createPool } from '../shared/db';
-import type { SubscriptionEvent } from '../shared/generated/avro';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
-import { rebuildState } from '../state/rebuild';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { kafkaEnv, parseConfig, postgresUrl } from '../../lib/platform/config';
+import { createPool } from '../../lib/platform/db';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { createKafka } from '../../lib/platform/kafka';
+import { createLogger } from '../../lib/platform/logger';
+import { TopicNames } from '../../lib/core/topics';
+import { rebuildState } from '../../lib/adapters/state/rebuild';
 
 const Env = z.object({ ...kafkaEnv, DATABASE_URL: postgresUrl });
 

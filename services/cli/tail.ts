@@ -7,11 +7,11 @@ import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { z } from 'zod';
-import { codecFor, createRegistry } from '../shared/avro';
-import { kafkaEnv, parseConfig } from '../shared/config';
-import type { SubscriptionEvent } from '../shared/generated/avro';
-import { createKafka } from '../shared/kafka';
-import { TopicNames } from '../shared/topics';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { kafkaEnv, parseConfig } from '../../lib/platform/config';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { createKafka } from '../../lib/platform/kafka';
+import { TopicNames } from '../../lib/core/topics';
 
 const USAGE =
   'usage: storeline tail [--from-beginning] [--type T[,T…]] [--store APP_STORE|PLAY_STORE] [--limit N] [--until-end]\n' +
@@ -26,12 +26,12 @@ const LOCAL_STACK = {
 /** How long --until-end waits for a record before it takes the topic as read to its end. */
 const QUIET_MS = 3000;
 
-export interface TailFilter {
+interface TailFilter {
   types?: Set<string>;
   store?: string;
 }
 
-export function matches(e: SubscriptionEvent, f: TailFilter): boolean {
+function matches(e: SubscriptionEvent, f: TailFilter): boolean {
   return (!f.types || f.types.has(e.type)) && (!f.store || e.store === f.store);
 }
 

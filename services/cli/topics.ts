@@ -1,11 +1,11 @@
 /** `storeline topics create`: creates missing catalog topics and registers the Avro schemas (idempotent). */
 import { z } from 'zod';
-import { COMPATIBILITY_POLICY } from '../shared/avro';
-import { bootstrapTopicsAndSchemas } from '../shared/bootstrap';
-import { kafkaEnv, parseConfig } from '../shared/config';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
+import { COMPATIBILITY_POLICY } from '../../lib/platform/avro';
+import { bootstrapTopicsAndSchemas } from '../../lib/platform/bootstrap';
+import { kafkaEnv, parseConfig } from '../../lib/platform/config';
+import { createKafka } from '../../lib/platform/kafka';
+import { createLogger } from '../../lib/platform/logger';
+import { TopicNames } from '../../lib/core/topics';
 
 export async function runTopics(args: string[], env = process.env): Promise<number> {
   if (args[0] !== 'create') {

@@ -2,31 +2,23 @@
  * The local stand-in for the Google Play Developer API (documented paths; scenario data via PUT /_fake/...).
  * For the local pipeline and demos only: never point a production normalizer at it.
  */
-import { onShutdownSignal, runMain } from '../shared/lifecycle';
-import { z } from 'zod';
-import { loadConfigOrExit, logLevel, port } from '../shared/config';
-import { closeServer, listen } from '../shared/http';
-import { createLogger } from '../shared/logger';
-import { createFakePlayApi } from '../play-store/fakePlayApi';
+import { runService } from '../../lib/platform/service';
+import { createFakePlayApi } from './app';
+import { FakePlayApiConfig } from './config';
 
-const SERVICE = 'fake-play-api';
-const Config = z.object({
-  PORT: port.default(8099),
-  /** Loopback unless told otherwise: a fake must not be reachable from elsewhere by accident. */
-  HOST: z.string().default('127.0.0.1'),
-  FAKE_PLAY_TOKEN: z.string().min(8),
-  LOG_LEVEL: logLevel,
+runService({
+  name: 'fake-play-api',
+  config: FakePlayApiConfig,
+  async start({ config }) {
+    const { app } = createFakePlayApi({ accessToken: config.FAKE_PLAY_TOKEN });
+    // No ops routes: the fake answers only the documented paths and its /_fake scenario ones.
+    return {
+      app,
+      port: config.PORT,
+      host: config.HOST,
+      listening: [{ port: config.PORT }, 'fake Play Developer API listening'],
+      closeGraceMs: 1000,
+      shutdown: ['server'],
+    };
+  },
 });
-
-async function main(): Promise<void> {
-  const config = loadConfigOrExit(SERVICE, Config);
-  const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const { app } = createFakePlayApi({ accessToken: config.FAKE_PLAY_TOKEN });
-  const server = await listen(app, config.PORT, config.HOST);
-  logger.info({ port: config.PORT }, 'fake Play Developer API listening');
-  onShutdownSignal(logger, async () => {
-    await closeServer(server, 1000);
-  });
-}
-
-runMain(SERVICE, main);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, consumerGuardEnv, httpUrl, kafkaEnv, port, postgresUrl } from '../shared/config';
+import { bool, consumerGuardEnv, httpUrl, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
 
 export const NormalizerConfig = z.object({
   ...kafkaEnv,

@@ -1,94 +1,91 @@
-/** normalizer: wiring only (config, clients, start, SIGTERM). */
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { codecFor, createRegistry } from '../shared/avro';
-import { loadConfigOrExit } from '../shared/config';
-import type { SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createKafka } from '../shared/kafka';
-import { createLogger } from '../shared/logger';
-import { TopicNames } from '../shared/topics';
-import { NormalizerConfig } from './config';
+/** normalizer: clients, the Play path when credentialed, the transactional loop (the runner does the rest). */
 import { readFileSync } from 'node:fs';
-import { HttpPlayApi, serviceAccountToken, staticToken } from '../play-store/api';
-import { createPlayProcessor } from '../play-store/processor';
-import { PgPlayRepo, PLAY_MIGRATIONS } from '../play-store/repo';
-import { probeDatabase } from '../shared/db';
-import { migratedPool } from '../shared/bootstrap';
-import { CLAIM_MIGRATIONS, PgNotificationClaims } from './claims';
-import { createNormalizer } from './normalizer';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { migratedPool } from '../../lib/platform/bootstrap';
+import { probeDatabase } from '../../lib/platform/db';
+import { createKafka } from '../../lib/platform/kafka';
+import { consumerReady, trackJoined } from '../../lib/platform/lifecycle';
+import type { Logger } from '../../lib/platform/logger';
+import { runService } from '../../lib/platform/service';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import type { PlayNormalize } from '../../lib/core/ingest/normalize';
+import { createPlayProcessor } from '../../lib/core/play/processor';
+import { TopicNames } from '../../lib/core/topics';
+import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { PgPlayRepo, PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
+import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
+import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
+import { NormalizerConfig } from './config';
+import type { Pool } from 'pg';
 
 const SERVICE = 'normalizer';
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit(SERVICE, NormalizerConfig);
-  const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const names = new TopicNames(config.TOPIC_PREFIX);
-  const kafka = createKafka({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
-    logger,
-  });
-  const codec = codecFor<SubscriptionEvent>(
-    createRegistry(config.SCHEMA_REGISTRY_URL),
-    names,
-    'subscriptionEvents',
-  );
-  await codec.register();
-  const metrics = createMetricsRegistry(SERVICE);
-  const pool = await migratedPool(
-    config.DATABASE_URL,
-    config.NORMALIZER_DB_SCHEMA,
-    [...PLAY_MIGRATIONS, ...CLAIM_MIGRATIONS],
-    logger,
-  );
-  let play;
-  if (config.PLAY_API_TOKEN || config.PLAY_SERVICE_ACCOUNT_KEY_FILE) {
-    const accessToken = config.PLAY_API_TOKEN
-      ? staticToken(config.PLAY_API_TOKEN)
-      : serviceAccountToken(JSON.parse(readFileSync(config.PLAY_SERVICE_ACCOUNT_KEY_FILE as string, 'utf8')));
-    play = createPlayProcessor({
-      api: new HttpPlayApi({ rootUrl: config.PLAY_API_ROOT_URL, accessToken }),
-      repo: new PgPlayRepo(pool),
-      logger,
-      acknowledge: config.PLAY_ACKNOWLEDGE,
-    });
-  } else {
+/** The Play path needs Play Developer API credentials; without them the Play raw topic is not consumed. */
+function playPath(config: NormalizerConfig, pool: Pool, logger: Logger): PlayNormalize | undefined {
+  if (!config.PLAY_API_TOKEN && !config.PLAY_SERVICE_ACCOUNT_KEY_FILE) {
     logger.warn(
       'no PLAY_API_TOKEN or PLAY_SERVICE_ACCOUNT_KEY_FILE: the Play Store raw topic is not consumed',
     );
+    return undefined;
   }
-  const normalizer = createNormalizer({
-    play,
-    kafka,
+  const accessToken = config.PLAY_API_TOKEN
+    ? staticToken(config.PLAY_API_TOKEN)
+    : serviceAccountToken(JSON.parse(readFileSync(config.PLAY_SERVICE_ACCOUNT_KEY_FILE as string, 'utf8')));
+  return createPlayProcessor({
+    api: new HttpPlayApi({ rootUrl: config.PLAY_API_ROOT_URL, accessToken }),
+    repo: new PgPlayRepo(pool),
     logger,
-    names,
-    codec,
-    metrics,
-    groupId: config.NORMALIZER_GROUP_ID,
-    transactionalIdPrefix: config.NORMALIZER_TRANSACTIONAL_ID,
-    maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
-    sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
-    claims: new PgNotificationClaims(pool),
-    probes: { database: () => probeDatabase(pool) },
-    stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
-    exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
-  });
-  trackJoined(normalizer.consumer, metrics);
-  await normalizer.start();
-
-  const app = express();
-  mountOps(app, {
-    metrics,
-    ready: consumerReady({ guard: normalizer, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
-  });
-  const server = await listen(app, config.PORT);
-  logger.info({ port: config.PORT, groupId: config.NORMALIZER_GROUP_ID }, 'normalizing');
-
-  onShutdownSignal(logger, async () => {
-    await normalizer.stop();
-    await closeServer(server, 2000);
-    await pool.end();
+    acknowledge: config.PLAY_ACKNOWLEDGE,
   });
 }
 
-runMain(SERVICE, main);
+runService({
+  name: SERVICE,
+  config: NormalizerConfig,
+  async start({ config, logger, metrics }) {
+    const names = new TopicNames(config.TOPIC_PREFIX);
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID ?? SERVICE,
+      logger,
+    });
+    const codec = codecFor<SubscriptionEvent>(
+      createRegistry(config.SCHEMA_REGISTRY_URL),
+      names,
+      'subscriptionEvents',
+    );
+    await codec.register();
+    const pool = await migratedPool(
+      config.DATABASE_URL,
+      config.NORMALIZER_DB_SCHEMA,
+      [...PLAY_MIGRATIONS, ...CLAIM_MIGRATIONS],
+      logger,
+    );
+    const normalizer = createNormalizer({
+      play: playPath(config, pool, logger),
+      kafka,
+      logger,
+      names,
+      codec,
+      metrics,
+      groupId: config.NORMALIZER_GROUP_ID,
+      transactionalIdPrefix: config.NORMALIZER_TRANSACTIONAL_ID,
+      maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
+      sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
+      claims: new PgNotificationClaims(pool),
+      probes: { database: () => probeDatabase(pool) },
+      stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
+      exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+    });
+    trackJoined(normalizer.consumer, metrics);
+    await normalizer.start();
+    return {
+      ready: consumerReady({ guard: normalizer, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
+      port: config.PORT,
+      listening: [{ port: config.PORT, groupId: config.NORMALIZER_GROUP_ID }, 'normalizing'],
+      closeGraceMs: 2000,
+      // The loop first: its transactions finish or abort before the ops endpoints go away.
+      shutdown: [() => normalizer.stop(), 'server', () => pool.end()],
+    };
+  },
+});

@@ -9,16 +9,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { bodyErrorHandler } from '../shared/http';
+import { bodyErrorHandler } from '../../lib/platform/http';
 import { Histogram, type Registry } from 'prom-client';
-import { receiverMetrics } from '../shared/lifecycle';
-import { rawKeyV2 } from '../app-store/decode';
-import { rawKeyV1, v1NotificationId } from '../app-store/mapV1';
-import { appIdentity, NotificationRejected, type AppleVerifier } from '../app-store/verify';
-import { errorMessage } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import type { Publish } from '../shared/publisher';
-import { RAW_HEADERS } from '../shared/rawHeaders';
+import { receiverMetrics } from '../../lib/platform/metrics';
+import type { AppleVerifier } from '../../lib/core/app-store/verify';
+import { acceptAppStore } from '../../lib/core/ingest/acceptAppStore';
+import { errorMessage } from '../../lib/core/errors';
+import type { Logger } from '../../lib/platform/logger';
+import type { Publish } from '../../lib/platform/publisher';
+import { RAW_HEADERS } from '../../lib/core/rawHeaders';
 
 export interface AppStoreReceiverDeps {
   verifier: AppleVerifier;
@@ -30,10 +29,6 @@ export interface AppStoreReceiverDeps {
   v1SharedSecret?: string;
   bodyLimitBytes: number;
   now?: () => number;
-}
-
-function isJson(req: Request): boolean {
-  return /^application\/json\s*(;.*)?$/i.test(req.headers['content-type'] ?? '');
 }
 
 export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
@@ -59,47 +54,23 @@ export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
         requests.inc({ route, status });
         res.status(status).json(body);
       };
-      if (!isJson(req)) {
-        rejected.inc({ route, check: 'content_type' });
-        log.warn(
-          { contentType: req.headers['content-type'] },
-          'rejected: content-type is not application/json',
-        );
-        return reply(400, {
-          error: 'bad_request',
-          check: 'content_type',
-          message: 'content-type must be application/json',
-        });
-      }
+      const contentType = req.headers['content-type'];
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const receivedAt = now();
-      let key: string;
-      let notificationId: string;
-      let environment: string;
-      try {
-        if (route === 'v2') {
-          const payload = deps.verifier.verifyNotificationV2(body, receivedAt);
-          key = rawKeyV2(payload);
-          notificationId = payload.notificationUUID;
-          environment = appIdentity(payload).environment ?? 'unknown';
-        } else {
-          const n = deps.verifier.verifyNotificationV1(body, deps.v1SharedSecret as string);
-          notificationId = v1NotificationId(body);
-          key = rawKeyV1(n, notificationId);
-          environment = n.environment ?? 'unknown';
-        }
-      } catch (err) {
-        if (err instanceof NotificationRejected) {
-          rejected.inc({ route, check: err.check });
-          log.warn({ check: err.check, reason: err.message }, 'rejected notification');
-          return reply(err.status, {
-            error: err.status === 400 ? 'bad_request' : 'unauthenticated',
-            check: err.check,
-            message: err.message,
-          });
-        }
-        throw err;
+      const format = route === 'v2' ? 'app-store-v2' : 'app-store-v1';
+      const verdict = acceptAppStore(
+        { format, body, contentType, now: receivedAt },
+        { verifier: deps.verifier, v1SharedSecret: deps.v1SharedSecret },
+      );
+      if ('rejected' in verdict) {
+        const { check, status, message } = verdict.rejected;
+        rejected.inc({ route, check });
+        if (check === 'content_type')
+          log.warn({ contentType }, 'rejected: content-type is not application/json');
+        else log.warn({ check, reason: message }, 'rejected notification');
+        return reply(status, { error: status === 400 ? 'bad_request' : 'unauthenticated', check, message });
       }
+      const { key, id: notificationId, env: environment } = verdict.accepted;
       const stop = publishLatency.startTimer();
       try {
         await deps.publish({
@@ -107,7 +78,7 @@ export function createAppStoreReceiver(deps: AppStoreReceiverDeps): Express {
           key,
           value: body, // the exact bytes received
           headers: {
-            [RAW_HEADERS.format]: route === 'v2' ? 'app-store-v2' : 'app-store-v1',
+            [RAW_HEADERS.format]: format,
             [RAW_HEADERS.receivedAt]: String(receivedAt),
             [RAW_HEADERS.requestId]: requestId,
             [RAW_HEADERS.environment]: environment,

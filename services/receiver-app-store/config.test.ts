@@ -1,4 +1,4 @@
-import { parseConfig } from '../shared/config';
+import { parseConfig } from '../../lib/platform/config';
 import { ReceiverAppStoreConfig } from './config';
 
 const base = { KAFKA_BROKERS: '127.0.0.1:9092', APPLE_BUNDLE_IDS: 'com.a,com.b', APPLE_APP_APPLE_IDS: '123' };

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { bool, csv, kafkaBrokers, logLevel, port, topicPrefix, publisherEnv } from '../shared/config';
+import {
+  bool,
+  csv,
+  kafkaBrokers,
+  logLevel,
+  port,
+  topicPrefix,
+  publisherEnv,
+} from '../../lib/platform/config';
 
 const environments = csv.pipe(
   z

@@ -8,16 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
-import { bodyErrorHandler } from '../shared/http';
+import { bodyErrorHandler } from '../../lib/platform/http';
 import { Counter, type Registry } from 'prom-client';
-import { receiverMetrics } from '../shared/lifecycle';
-import { PoisonMessageError, errorMessage } from '../shared/errors';
-import type { Logger } from '../shared/logger';
-import type { Publish } from '../shared/publisher';
-import { RAW_HEADERS } from '../shared/rawHeaders';
-import { DLQ_HEADERS } from '../shared/transactional';
-import { parsePush, rawKeyOf } from '../play-store/envelope';
-import { authenticatePush, PushAuthError, type PushAuth } from './auth';
+import { receiverMetrics } from '../../lib/platform/metrics';
+import { errorMessage } from '../../lib/core/errors';
+import type { Logger } from '../../lib/platform/logger';
+import type { Publish } from '../../lib/platform/publisher';
+import { RAW_HEADERS } from '../../lib/core/rawHeaders';
+import { dlqHeaders } from '../../lib/platform/dlq';
+import { acceptPlay, type PlayAcceptance } from '../../lib/core/ingest/acceptPlay';
+import { authenticatePush, PushAuthError, type PushAuth } from '../../lib/adapters/play/pushAuth';
 
 export interface PlayReceiverDeps {
   auth: PushAuth;
@@ -31,8 +31,17 @@ export interface PlayReceiverDeps {
   now?: () => number;
 }
 
+const route = 'pubsub';
+
+interface Receiver {
+  deps: PlayReceiverDeps;
+  now: () => number;
+  requests: Counter<'route' | 'status'>;
+  rejected: Counter<'route' | 'check'>;
+  deadLettered: Counter<'stage'>;
+}
+
 export function createPlayReceiver(deps: PlayReceiverDeps): Express {
-  const now = deps.now ?? Date.now;
   const { requests, rejected } = receiverMetrics(deps.metrics);
   const deadLettered = new Counter({
     name: 'storeline_receiver_dlq_total',
@@ -40,109 +49,14 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
     labelNames: ['stage'],
     registers: [deps.metrics],
   });
-  const route = 'pubsub';
+  const r: Receiver = { deps, now: deps.now ?? Date.now, requests, rejected, deadLettered };
   const app = express();
   app.disable('x-powered-by');
-
   app.post(
     '/play-store/pubsub',
     express.raw({ type: () => true, limit: deps.bodyLimitBytes }),
-    async (req: Request, res: Response) => {
-      const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
-      const log = deps.logger.child({ route, requestId });
-      const reply = (status: number, body?: object) => {
-        requests.inc({ route, status });
-        if (body) res.status(status).json(body);
-        else res.status(status).end();
-      };
-      try {
-        await authenticatePush(deps.auth, {
-          authorization: req.headers.authorization,
-          queryToken: typeof req.query.token === 'string' ? req.query.token : undefined,
-        });
-      } catch (err) {
-        if (!(err instanceof PushAuthError)) throw err;
-        rejected.inc({ route, check: err.check });
-        log.warn({ check: err.check, reason: err.message }, 'rejected push');
-        return reply(err.status, {
-          error: err.status === 401 ? 'unauthenticated' : 'forbidden',
-          check: err.check,
-          message: err.message,
-        });
-      }
-      if (!/^application\/json\s*(;.*)?$/i.test(req.headers['content-type'] ?? '')) {
-        return reply(400, {
-          error: 'bad_request',
-          check: 'content_type',
-          message: 'content-type must be application/json',
-        });
-      }
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const receivedAt = now();
-      let key: string;
-      let messageId: string;
-      let publishTime: string | null = null;
-      let poison: PoisonMessageError | undefined;
-      try {
-        const p = parsePush(body);
-        messageId = p.messageId;
-        publishTime = p.publishTime;
-        key = rawKeyOf(p.notification, p.messageId);
-        if (!deps.packageNames.includes(p.notification.packageName)) {
-          poison = new PoisonMessageError(
-            'package',
-            `packageName ${JSON.stringify(p.notification.packageName)} is not served here`,
-          );
-        }
-      } catch (err) {
-        if (!(err instanceof PoisonMessageError)) throw err;
-        if (err.stage === 'envelope') {
-          rejected.inc({ route, check: 'envelope' });
-          return reply(400, { error: 'bad_request', check: 'envelope', message: err.message });
-        }
-        poison = err;
-        messageId = (err.context.notificationId as string | undefined) ?? requestId;
-        key = messageId;
-      }
-      const headers = {
-        [RAW_HEADERS.format]: 'play-store-pubsub',
-        [RAW_HEADERS.receivedAt]: String(receivedAt),
-        [RAW_HEADERS.requestId]: requestId,
-        [RAW_HEADERS.notificationId]: messageId,
-        'message-id': messageId,
-        'publish-time': publishTime ?? '',
-      };
-      try {
-        if (poison) {
-          await deps.publish({
-            topic: deps.dlqTopic,
-            key,
-            value: body,
-            headers: {
-              ...headers,
-              [DLQ_HEADERS.stage]: `receive:${poison.stage}`,
-              [DLQ_HEADERS.reason]: poison.message,
-              [DLQ_HEADERS.retriable]: 'false',
-              [DLQ_HEADERS.firstSeen]: new Date(receivedAt).toISOString(),
-            },
-          });
-          deadLettered.inc({ stage: poison.stage });
-          log.error({ messageId, reason: poison.message }, 'authentic push dead-lettered');
-        } else {
-          await deps.publish({ topic: deps.rawTopic, key, value: body, headers });
-          log.info({ messageId, key }, 'accepted push');
-        }
-      } catch (err) {
-        log.error(
-          { messageId, err: errorMessage(err) },
-          'publish failed; answering 503 so Pub/Sub redelivers',
-        );
-        return reply(503, { error: 'unavailable', message: 'could not store the notification; retry later' });
-      }
-      reply(204);
-    },
+    (req: Request, res: Response) => receive(r, req, res),
   );
-
   app.use(
     bodyErrorHandler({
       requests,
@@ -152,4 +66,100 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
     }),
   );
   return app;
+}
+
+async function receive(r: Receiver, req: Request, res: Response): Promise<void> {
+  const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
+  const log = r.deps.logger.child({ route, requestId });
+  const reply = (status: number, body?: object) => {
+    r.requests.inc({ route, status });
+    if (body) res.status(status).json(body);
+    else res.status(status).end();
+  };
+  const refused = await authenticate(r, req, log);
+  if (refused) return reply(refused.status, refused.body);
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const receivedAt = r.now();
+  const verdict = acceptPlay(
+    { body, contentType: req.headers['content-type'], requestId },
+    r.deps.packageNames,
+  );
+  if ('rejected' in verdict) {
+    const { check, status, message } = verdict.rejected;
+    r.rejected.inc({ route, check });
+    return reply(status, { error: 'bad_request', check, message });
+  }
+  const stored = await store(r, log, { verdict, body, receivedAt, requestId });
+  if (!stored) {
+    return reply(503, { error: 'unavailable', message: 'could not store the notification; retry later' });
+  }
+  reply(204);
+}
+
+/** The refusal of an unauthenticated push (401 no or bad token, 403 wrong account), or undefined. */
+async function authenticate(
+  r: Receiver,
+  req: Request,
+  log: Logger,
+): Promise<{ status: number; body: object } | undefined> {
+  try {
+    await authenticatePush(r.deps.auth, {
+      authorization: req.headers.authorization,
+      queryToken: typeof req.query.token === 'string' ? req.query.token : undefined,
+    });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof PushAuthError)) throw err;
+    r.rejected.inc({ route, check: err.check });
+    log.warn({ check: err.check, reason: err.message }, 'rejected push');
+    const error = err.status === 401 ? 'unauthenticated' : 'forbidden';
+    return { status: err.status, body: { error, check: err.check, message: err.message } };
+  }
+}
+
+/** Publishes an accepted push to the raw topic, a poison one to the raw DLQ; false when Kafka did not take it. */
+async function store(
+  r: Receiver,
+  log: Logger,
+  p: {
+    verdict: Exclude<PlayAcceptance, { rejected: unknown }>;
+    body: Buffer;
+    receivedAt: number;
+    requestId: string;
+  },
+): Promise<boolean> {
+  const { key, id: messageId, publishTime } = 'poison' in p.verdict ? p.verdict.poison : p.verdict.accepted;
+  const poison = 'poison' in p.verdict ? p.verdict.poison.error : undefined;
+  const headers = {
+    [RAW_HEADERS.format]: 'play-store-pubsub',
+    [RAW_HEADERS.receivedAt]: String(p.receivedAt),
+    [RAW_HEADERS.requestId]: p.requestId,
+    [RAW_HEADERS.notificationId]: messageId,
+    'message-id': messageId,
+    'publish-time': publishTime ?? '',
+  };
+  try {
+    if (poison) {
+      await r.deps.publish({
+        topic: r.deps.dlqTopic,
+        key,
+        value: p.body,
+        headers: dlqHeaders(headers, {
+          stage: `receive:${poison.stage}`,
+          reason: poison.message,
+          retriable: false,
+          firstSeen: new Date(p.receivedAt).toISOString(),
+        }),
+      });
+      r.deadLettered.inc({ stage: poison.stage });
+      log.error({ messageId, reason: poison.message }, 'authentic push dead-lettered');
+    } else {
+      await r.deps.publish({ topic: r.deps.rawTopic, key, value: p.body, headers });
+      log.info({ messageId, key }, 'accepted push');
+    }
+    return true;
+  } catch (err) {
+    log.error({ messageId, err: errorMessage(err) }, 'publish failed; answering 503 so Pub/Sub redelivers');
+    return false;
+  }
 }

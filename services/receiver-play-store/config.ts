@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { csv, httpUrl, kafkaBrokers, logLevel, port, topicPrefix, publisherEnv } from '../shared/config';
+import {
+  csv,
+  httpUrl,
+  kafkaBrokers,
+  logLevel,
+  port,
+  topicPrefix,
+  publisherEnv,
+} from '../../lib/platform/config';
 
 export const ReceiverPlayStoreConfig = z
   .object({

@@ -1,4 +1,4 @@
-import { parseConfig } from '../shared/config';
+import { parseConfig } from '../../lib/platform/config';
 import { StateAggregatorConfig } from './config';
 
 const base = {

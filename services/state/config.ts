@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../shared/config';
+import { consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
 
 export const StateAggregatorConfig = z.object({
   ...kafkaEnv,

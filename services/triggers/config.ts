@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { consumerGuardEnv, kafkaEnv, port, postgresUrl } from '../shared/config';
+import { consumerGuardEnv, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
 
 export const TriggersConfig = z.object({
   ...kafkaEnv,

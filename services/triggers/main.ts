@@ -1,69 +1,55 @@
-/** churn-triggers: wiring only (config, rules, migrations, clients, consumer + publisher, SIGTERM). */
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
-import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
-import { loadConfigOrExit } from '../shared/config';
-import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { createLogger } from '../shared/logger';
+/** churn-triggers: rules, migrations, clients, the consumer and the outbox publisher (the runner does the rest). */
+import { connectConsumer, guardTuning, startConsumer } from '../../lib/platform/bootstrap';
+import { loadFileOrExit } from '../../lib/platform/config';
+import { runService } from '../../lib/platform/service';
+import type { EngagementTrigger } from '../../lib/core/generated/avro';
+import { DEFAULT_RULES, parseRules, type Rules } from '../../lib/core/triggers/rules';
+import { createTriggerService } from '../../lib/adapters/triggers/service';
+import { TRIGGER_MIGRATIONS } from '../../lib/adapters/triggers/store';
 import { TriggersConfig } from './config';
-import { DEFAULT_RULES, parseRules } from './rules';
-import { createTriggerService } from './service';
-import { TRIGGER_MIGRATIONS } from './store';
 
 const SERVICE = 'churn-triggers';
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit(SERVICE, TriggersConfig);
-  let rules = DEFAULT_RULES;
-  if (config.TRIGGERS_RULES_FILE) {
-    const parsed = parseRules(readFileSync(config.TRIGGERS_RULES_FILE, 'utf8'), config.TRIGGERS_RULES_FILE);
-    if (!parsed.ok) {
-      process.stderr.write(`${SERVICE}: invalid rules\n${parsed.problems.map((p) => `  - ${p}\n`).join('')}`);
-      process.exit(2);
-    }
-    rules = parsed.rules;
-  }
-  const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const pool = await migratedPool(config.DATABASE_URL, config.TRIGGERS_DB_SCHEMA, TRIGGER_MIGRATIONS, logger);
-  const { names, registry, kafka, producer } = await connectClients(SERVICE, config, logger);
-  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
-  const triggerCodec = codecFor<EngagementTrigger>(registry, names, 'engagementTriggers');
-  await Promise.all([eventCodec.register(), triggerCodec.register()]);
-  const metrics = createMetricsRegistry(SERVICE);
-  const service = createTriggerService({
-    kafka,
-    pool,
-    producer,
-    eventCodec,
-    triggerCodec,
-    names,
-    rules,
-    logger,
-    metrics,
-    groupId: config.TRIGGERS_GROUP_ID,
-    pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
-    guard: guardTuning(config, pool),
-  });
-  trackJoined(service.consumer, metrics);
-  await service.start();
-  const app = express();
-  mountOps(app, {
-    metrics,
-    ready: consumerReady({ guard: service, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
-  });
-  const server = await listen(app, config.PORT);
-  logger.info(
-    { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },
-    'deciding triggers',
-  );
-  onShutdownSignal(logger, async () => {
-    await closeServer(server, 2000);
-    await service.stop();
-    await producer.disconnect();
-    await pool.end();
+/** The rules file, or the defaults; an invalid file exits 2 naming every problem, like invalid config. */
+function loadRules(file: string | undefined): Rules {
+  if (!file) return DEFAULT_RULES;
+  return loadFileOrExit(SERVICE, file, (text) => {
+    const parsed = parseRules(text, file);
+    return parsed.ok ? { ok: true, value: parsed.rules } : parsed;
   });
 }
 
-runMain(SERVICE, main);
+runService({
+  name: SERVICE,
+  config: TriggersConfig,
+  async start({ config, logger, metrics }) {
+    const rules = loadRules(config.TRIGGERS_RULES_FILE);
+    const db = { schema: config.TRIGGERS_DB_SCHEMA, migrations: TRIGGER_MIGRATIONS };
+    const clients = await connectConsumer<EngagementTrigger>(
+      SERVICE,
+      config,
+      logger,
+      db,
+      'engagementTriggers',
+    );
+    const service = createTriggerService({
+      ...clients,
+      triggerCodec: clients.outputCodec,
+      rules,
+      logger,
+      metrics,
+      groupId: config.TRIGGERS_GROUP_ID,
+      pollIntervalMs: config.TRIGGERS_POLL_INTERVAL_MS,
+      guard: guardTuning(config, clients.pool),
+    });
+    return {
+      ...(await startConsumer(service, clients, config, metrics)),
+      port: config.PORT,
+      listening: [
+        { port: config.PORT, rulesFile: config.TRIGGERS_RULES_FILE ?? '(defaults)' },
+        'deciding triggers',
+      ],
+      closeGraceMs: 2000,
+    };
+  },
+});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { bool, consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../shared/config';
-import { parseDurations } from './policy';
-import { parseCidr } from './ssrf';
+import { bool, consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
+import { parseDurations } from '../../lib/core/webhooks/policy';
+import { parseCidr } from '../../lib/adapters/webhooks/ssrf';
 
 const duration = z.string().transform((s, ctx) => {
   const d = parseDurations(s);

@@ -1,106 +1,84 @@
-/** webhook-fanout: wiring only (config, migrations, seed endpoints, clients, consumer + dispatcher, admin API, SIGTERM). */
-import { readFileSync } from 'node:fs';
-import { codecFor } from '../shared/avro';
-import { connectClients, guardTuning, migratedPool } from '../shared/bootstrap';
-import { loadConfigOrExit } from '../shared/config';
-import type { EngagementTrigger, SubscriptionEvent } from '../shared/generated/avro';
-import { closeServer, createMetricsRegistry, express, listen, mountOps } from '../shared/http';
-import { consumerReady, onShutdownSignal, runMain, trackJoined } from '../shared/lifecycle';
-import { createLogger } from '../shared/logger';
-import { createWebhookApi } from './api';
+/** webhook-fanout: migrations, seed endpoints, clients, consumer + dispatcher, admin API (the runner does the rest). */
+import { connectConsumer, guardTuning, startConsumer } from '../../lib/platform/bootstrap';
+import { express } from '../../lib/platform/http';
+import { loadFileOrExit } from '../../lib/platform/config';
+import { runService } from '../../lib/platform/service';
+import type { EngagementTrigger } from '../../lib/core/generated/avro';
+import { EndpointManager, SeedFile, applySeed } from '../../lib/adapters/webhooks/endpoints';
+import { WebhookSender } from '../../lib/adapters/webhooks/sender';
+import { createFanoutService } from '../../lib/adapters/webhooks/service';
+import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
+import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
+import { createWebhookApi } from './app';
 import { WebhookFanoutConfig } from './config';
-import { EndpointManager, SeedFile, applySeed } from './endpoints';
-import { WebhookSender } from './sender';
-import { createFanoutService } from './service';
-import { SsrfGuard } from './ssrf';
-import { WEBHOOK_MIGRATIONS } from './store';
 
 const SERVICE = 'webhook-fanout';
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit(SERVICE, WebhookFanoutConfig);
-  let seed: SeedFile | undefined;
-  if (config.WEBHOOK_ENDPOINTS_FILE) {
-    const parsed = SeedFile.safeParse(JSON.parse(readFileSync(config.WEBHOOK_ENDPOINTS_FILE, 'utf8')));
-    if (!parsed.success) {
-      process.stderr.write(
-        `${SERVICE}: invalid ${config.WEBHOOK_ENDPOINTS_FILE}\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}\n`).join('')}`,
-      );
-      process.exit(2);
-    }
-    seed = parsed.data;
-  }
-  const logger = createLogger(SERVICE, config.LOG_LEVEL);
-  const pool = await migratedPool(
-    config.DATABASE_URL,
-    config.WEBHOOK_DB_SCHEMA,
-    WEBHOOK_MIGRATIONS,
-    logger,
-    10,
-  );
-  const guard = new SsrfGuard(config.WEBHOOK_ALLOWED_CIDRS);
-  const manager = new EndpointManager(pool, guard, {
-    maxConcurrency: config.WEBHOOK_DEFAULT_CONCURRENCY,
-    timeoutMs: config.WEBHOOK_DEFAULT_TIMEOUT,
-  });
-  if (seed) {
-    const applied = await applySeed(manager, pool, seed, process.env);
-    logger.info(applied, 'seed endpoints applied');
-  }
-  const { names, registry, kafka, producer } = await connectClients(SERVICE, config, logger);
-  const eventCodec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
-  const triggerCodec = config.WEBHOOK_INCLUDE_TRIGGERS
-    ? codecFor<EngagementTrigger>(registry, names, 'engagementTriggers')
-    : undefined;
-  await Promise.all([eventCodec.register(), triggerCodec?.register()]);
-  const metrics = createMetricsRegistry(SERVICE);
-  const sender = new WebhookSender(guard, 'Storeline-Webhooks/1.0');
-  const service = createFanoutService({
-    kafka,
-    pool,
-    producer,
-    eventCodec,
-    triggerCodec,
-    names,
-    sender,
-    groupId: config.WEBHOOK_GROUP_ID,
-    logger,
-    metrics,
-    policy: {
-      scheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
-      jitter: config.WEBHOOK_RETRY_JITTER,
-      maxRetryAfterMs: 86_400_000,
-    },
-    disableAfterMs: config.WEBHOOK_DISABLE_AFTER,
-    maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
-    leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
-    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
-    guard: guardTuning(config, pool),
-  });
-  trackJoined(service.consumer, metrics);
-  await service.start();
-  const app = express();
-  mountOps(app, {
-    metrics,
-    ready: consumerReady({ guard: service, registryUrl: config.SCHEMA_REGISTRY_URL, pool }),
-  });
-  app.use(createWebhookApi({ pool, manager, apiKeys: config.WEBHOOK_API_KEYS, logger, onDue: service.wake }));
-  const server = await listen(app, config.PORT);
-  logger.info(
-    {
-      port: config.PORT,
-      triggers: config.WEBHOOK_INCLUDE_TRIGGERS,
-      allowedCidrs: config.WEBHOOK_ALLOWED_CIDRS,
-    },
-    'delivering webhooks',
-  );
-  onShutdownSignal(logger, async () => {
-    await closeServer(server, 2000);
-    await service.stop();
-    sender.close();
-    await producer.disconnect();
-    await pool.end();
+/** The seed file, if any; an invalid one exits 2 naming every problem, like invalid config. */
+function loadSeed(file: string | undefined): SeedFile | undefined {
+  if (!file) return undefined;
+  return loadFileOrExit(SERVICE, file, (text) => {
+    const parsed = SeedFile.safeParse(JSON.parse(text));
+    if (parsed.success) return { ok: true, value: parsed.data };
+    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) };
   });
 }
 
-runMain(SERVICE, main);
+runService({
+  name: SERVICE,
+  config: WebhookFanoutConfig,
+  async start({ config, logger, metrics }) {
+    const seed = loadSeed(config.WEBHOOK_ENDPOINTS_FILE);
+    const db = { schema: config.WEBHOOK_DB_SCHEMA, migrations: WEBHOOK_MIGRATIONS, poolSize: 10 };
+    const output = config.WEBHOOK_INCLUDE_TRIGGERS ? 'engagementTriggers' : undefined;
+    const clients = await connectConsumer<EngagementTrigger>(SERVICE, config, logger, db, output);
+    const { pool } = clients;
+    const guard = new SsrfGuard(config.WEBHOOK_ALLOWED_CIDRS);
+    const manager = new EndpointManager(pool, guard, {
+      maxConcurrency: config.WEBHOOK_DEFAULT_CONCURRENCY,
+      timeoutMs: config.WEBHOOK_DEFAULT_TIMEOUT,
+    });
+    if (seed) {
+      const applied = await applySeed(manager, pool, seed, process.env);
+      logger.info(applied, 'seed endpoints applied');
+    }
+    const sender = new WebhookSender(guard, 'Storeline-Webhooks/1.0');
+    const service = createFanoutService({
+      ...clients,
+      triggerCodec: clients.outputCodec,
+      sender,
+      groupId: config.WEBHOOK_GROUP_ID,
+      logger,
+      metrics,
+      policy: {
+        scheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+        jitter: config.WEBHOOK_RETRY_JITTER,
+        maxRetryAfterMs: 86_400_000,
+      },
+      disableAfterMs: config.WEBHOOK_DISABLE_AFTER,
+      maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
+      leaseMarginMs: config.WEBHOOK_LEASE_MARGIN,
+      pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
+      guard: guardTuning(config, pool),
+    });
+    const started = await startConsumer(service, clients, config, metrics, [() => sender.close()]);
+    const app = express();
+    app.use(
+      createWebhookApi({ pool, manager, apiKeys: config.WEBHOOK_API_KEYS, logger, onDue: service.wake }),
+    );
+    return {
+      ...started,
+      app,
+      port: config.PORT,
+      listening: [
+        {
+          port: config.PORT,
+          triggers: config.WEBHOOK_INCLUDE_TRIGGERS,
+          allowedCidrs: config.WEBHOOK_ALLOWED_CIDRS,
+        },
+        'delivering webhooks',
+      ],
+      closeGraceMs: 2000,
+    };
+  },
+});

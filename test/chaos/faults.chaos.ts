@@ -11,10 +11,10 @@
  * generous correctness bounds, the measured times belong in the README's "Failure behaviour" section.
  */
 import type { Kafka } from 'kafkajs';
-import { createPki, type Pki } from '../support/appleSigning';
+import { createPki, type Pki } from '../kit/appleSigning';
 import { killBroker, startBroker, startRegistry, stopRegistry } from '../support/stack';
 import { randomId, waitFor } from '../support/kafka';
-import type { TopicNames } from '../../services/shared/topics';
+import type { TopicNames } from '../../lib/core/topics';
 import {
   AppleLikeSender,
   Pipeline,

@@ -4,7 +4,7 @@
  * answering 200 (leadership moves; no outage), with no gap without a 200 longer than the stated bound, and
  * every accepted notification is on the canonical topic exactly once.
  */
-import { createPki } from '../support/appleSigning';
+import { createPki } from '../kit/appleSigning';
 import { killBroker, startBroker } from '../support/stack';
 import { waitFor } from '../support/kafka';
 import {

@@ -4,14 +4,14 @@
  * notifications for every type without a real sample, V1, and a poison record going to the DLQ.
  */
 import { randomUUID } from 'node:crypto';
-import type { NotificationPayloadV2 } from '../../services/app-store/model';
-import { notification } from '../../services/app-store/testing';
-import { createNormalizer } from '../../services/normalizer/normalizer';
-import { codecFor, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
+import type { NotificationPayloadV2 } from '../../lib/core/app-store/model';
+import { notification } from '../kit/builders/appStore';
+import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 
-import { DLQ_HEADERS } from '../../services/shared/transactional';
-import { createPki, signedBody, type Pki } from '../support/appleSigning';
+import { DLQ_HEADERS } from '../../lib/platform/dlq';
+import { createPki, signedBody, type Pki } from '../kit/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
 import { stackEnv } from '../support/env';
 import { post } from '../support/http';

@@ -3,12 +3,12 @@
  * the failed check and nothing reaches the raw topic; authentic notifications are on Kafka before the 200.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { notification } from '../../services/app-store/testing';
-import { createPki, signJws, signedBody, type Pki } from '../support/appleSigning';
+import { notification } from '../kit/builders/appStore';
+import { createPki, signJws, signedBody, type Pki } from '../kit/appleSigning';
 import { REAL_SAMPLES, V1_SECRET, startAppStoreReceiver } from '../support/appStore';
 import { post } from '../support/http';
 import { collect, createCatalogTopics, testKafka, waitFor, waitForRecords } from '../support/kafka';
-import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
+import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
 
 /** Records on the topic (sum of high - low watermarks), retrying while fresh partitions elect leaders. */
 async function rawCount(kafka: Kafka, topic: string): Promise<number> {

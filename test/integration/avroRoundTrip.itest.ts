@@ -2,12 +2,13 @@
  * A canonical event through the real broker and registry: encode -> produce -> consume -> decode, with the
  * Confluent wire format checked byte by byte.
  */
-import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+import { AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TOPICS } from '../../lib/core/topics';
 import { stackEnv } from '../support/env';
-import { sampleEvent } from '../support/fixtures';
+import { sampleEvent } from '../kit/builders/events';
 import { collect, createCatalogTopics, testKafka, waitForRecords } from '../support/kafka';
+import '../kit/matchers/confluentWire';
 
 describe('canonical event round trip (real Kafka + schema registry)', () => {
   it('encodes, produces, consumes and decodes a SubscriptionEvent in Confluent wire format', async () => {
@@ -33,10 +34,7 @@ describe('canonical event round trip (real Kafka + schema registry)', () => {
     await sink.stop();
 
     const bytes = got!.message.value as Buffer;
-    // Magic byte 0, then the registry's schema id as a 4-byte big-endian integer, then Avro binary.
-    expect(bytes[0]).toBe(0);
-    expect(bytes.readInt32BE(1)).toBe(schemaId);
-    expect(bytes.subarray(5).equals(codec.type.toBuffer(event))).toBe(true);
+    expect(bytes).toBeConfluentWireFormat(schemaId, codec.type.toBuffer(event));
     expect(got!.message.key?.toString()).toBe(event.subscriptionKey);
 
     // The registry serves the same schema under that id and subject, and the subject is FULL_TRANSITIVE.

@@ -3,8 +3,8 @@
  * another run or of the user's own pipeline.
  */
 import { randomBytes } from 'node:crypto';
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
-import { TOPICS } from '../../services/shared/topics';
+import { AvroCodec, createRegistry } from '../../lib/platform/avro';
+import { TOPICS } from '../../lib/core/topics';
 import { madeByRun, removeRunArtifacts } from '../support/cleanup';
 import { stackEnv } from '../support/env';
 import { createTopic, randomId, testKafka } from '../support/kafka';

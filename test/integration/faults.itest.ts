@@ -6,17 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { notification } from '../../services/app-store/testing';
-import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
-import { DependencyError, PoisonMessageError } from '../../services/shared/errors';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { createIdempotentProducer } from '../../services/shared/kafka';
-import { KafkaPublisher, PublisherFullError } from '../../services/shared/publisher';
-import { subscriptionEventSchema } from '../../services/shared/generated/avro';
-import { createNormalizer } from '../../services/normalizer/normalizer';
-import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../services/normalizer/claims';
-import { createPool, migrate } from '../../services/shared/db';
-import { createPki, signedBody } from '../support/appleSigning';
+import { notification } from '../kit/builders/appStore';
+import { AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
+import { DependencyError, PoisonMessageError } from '../../lib/core/errors';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { createIdempotentProducer } from '../../lib/platform/kafka';
+import { KafkaPublisher, PublisherFullError } from '../../lib/platform/publisher';
+import { subscriptionEventSchema } from '../../lib/core/generated/avro';
+import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
+import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
+import { createPool, migrate } from '../../lib/platform/db';
+import { createPki, signedBody } from '../kit/appleSigning';
 import { stackEnv } from '../support/env';
 import {
   collect,

@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { TopicNames } from '../../services/shared/topics';
-import { notification } from '../../services/app-store/testing';
-import { codecFor, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
+import type { TopicNames } from '../../lib/core/topics';
+import { notification } from '../kit/builders/appStore';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 
-import { createPki, signedBody } from '../support/appleSigning';
+import { createPki, signedBody } from '../kit/appleSigning';
 import { stackEnv } from '../support/env';
 import {
   collect,

@@ -3,8 +3,8 @@
  * root, retries on 429/5xx, 404/410 read as gone, acknowledgement, and the service-account JWT-bearer flow.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { HttpPlayApi, serviceAccountToken, staticToken } from '../../services/play-store/api';
-import { sub, PACKAGE } from '../../services/play-store/testing';
+import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { sub, PACKAGE } from '../kit/builders/play';
 import { PLAY_TOKEN, startFakePlay } from '../support/play';
 
 describe('HttpPlayApi against the fake Play Developer API', () => {

@@ -6,14 +6,14 @@
  * one subscription, and the replaced tokens' cancel/expire notifications change nothing.
  */
 import type { Kafka } from 'kafkajs';
-import { HttpPlayApi, staticToken } from '../../services/play-store/api';
-import type { DeveloperNotification, SubscriptionPurchaseV2 } from '../../services/play-store/model';
-import { createPlayProcessor } from '../../services/play-store/processor';
-import { PgPlayRepo, PLAY_MIGRATIONS } from '../../services/play-store/repo';
-import { envelope, PACKAGE, rtdn, sub } from '../../services/play-store/testing';
-import { createNormalizer } from '../../services/normalizer/normalizer';
-import { createPool, migrate } from '../../services/shared/db';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
+import { HttpPlayApi, staticToken } from '../../lib/adapters/play/api';
+import type { DeveloperNotification, SubscriptionPurchaseV2 } from '../../lib/core/play/model';
+import { createPlayProcessor } from '../../lib/core/play/processor';
+import { PgPlayRepo, PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
+import { envelope, PACKAGE, rtdn, sub } from '../kit/builders/play';
+import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
+import { createPool, migrate } from '../../lib/platform/db';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 import { stackEnv } from '../support/env';
 import { post } from '../support/http';
 import { createCatalogTopics, drainTopic, randomId, testKafka, testLogger, waitFor } from '../support/kafka';

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { generateKeyPair } from 'jose';
-import { envelope, rtdn } from '../../services/play-store/testing';
-import { DLQ_HEADERS } from '../../services/shared/transactional';
+import { envelope, rtdn } from '../kit/builders/play';
+import { DLQ_HEADERS } from '../../lib/platform/dlq';
 import { post } from '../support/http';
 import { collect, createCatalogTopics, testKafka, waitFor, waitForRecords } from '../support/kafka';
-import { PLAY_STORE_FIXTURES } from '../support/paths';
+import { PLAY_STORE_FIXTURES } from '../kit/fixtures';
 import { PUSH_TOKEN, startOidcIssuer, startPlayReceiver } from '../support/play';
 
 async function count(kafka: Kafka, topic: string): Promise<number> {

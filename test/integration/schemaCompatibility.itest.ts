@@ -6,12 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Schema } from 'avsc';
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS, TopicNames } from '../../services/shared/topics';
+import { AvroCodec, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TOPICS, TopicNames } from '../../lib/core/topics';
 import { avroTopics, checkAgainstRegistry, history } from '../../scripts/schema-compat';
 import { stackEnv } from '../support/env';
-import { sampleEvent } from '../support/fixtures';
+import { sampleEvent } from '../kit/builders/events';
 import { randomId } from '../support/kafka';
 
 const registryUrl = () => stackEnv().registryUrl;

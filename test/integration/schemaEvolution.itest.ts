@@ -3,11 +3,11 @@
  * symbol (read as UNKNOWN, the enum's default) and an optional field (ignored). The newer schema is
  * registered under the same subject, so the registry's FULL_TRANSITIVE check passes too.
  */
-import { AvroCodec, createRegistry } from '../../services/shared/avro';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { TOPICS } from '../../services/shared/topics';
+import { AvroCodec, createRegistry } from '../../lib/platform/avro';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { TOPICS } from '../../lib/core/topics';
 import { stackEnv } from '../support/env';
-import { sampleEvent } from '../support/fixtures';
+import { sampleEvent } from '../kit/builders/events';
 import { randomId } from '../support/kafka';
 
 type Field = { name: string; type: unknown; default?: unknown };

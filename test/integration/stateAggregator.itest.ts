@@ -3,14 +3,14 @@
  * states, duplicates and late events change nothing, states reach the compacted topic, and the query API
  * answers as documented.
  */
-import { createIdempotentProducer } from '../../services/shared/kafka';
-import { diffPlay } from '../../services/play-store/diff';
-import type { PlaySnapshot } from '../../services/play-store/model';
-import { rtdn, sub } from '../../services/play-store/testing';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { createAggregator } from '../../services/state/aggregator';
-import { createStateApi } from '../../services/state/api';
-import { getState } from '../../services/state/store';
+import { createIdempotentProducer } from '../../lib/platform/kafka';
+import { diffPlay } from '../../lib/core/play/diff';
+import type { PlaySnapshot } from '../../lib/core/play/model';
+import { rtdn, sub } from '../kit/builders/play';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { createAggregator } from '../../lib/adapters/state/aggregator';
+import { createStateApi } from '../../services/state/app';
+import { getState } from '../../lib/adapters/state/store';
 import { serve } from '../support/http';
 import {
   collect,

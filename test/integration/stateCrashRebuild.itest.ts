@@ -4,10 +4,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { SubscriptionEvent } from '../../services/shared/generated/avro';
-import { createPool } from '../../services/shared/db';
-import { allStates } from '../../services/state/store';
-import type { FoldState } from '../../services/state/fold';
+import type { SubscriptionEvent } from '../../lib/core/generated/avro';
+import { createPool } from '../../lib/platform/db';
+import { allStates } from '../../lib/adapters/state/store';
+import type { FoldState } from '../../lib/core/state/fold';
 import { stackEnv } from '../support/env';
 import { createCatalogTopics, randomId, testKafka, waitFor } from '../support/kafka';
 import { exited } from '../support/processes';

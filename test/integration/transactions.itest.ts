@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { TransientError } from '../../services/shared/errors';
-import { TransactionalTransformer } from '../../services/shared/transactional';
+import { TransientError } from '../../lib/core/errors';
+import { TransactionalTransformer } from '../../lib/platform/transactional';
 import { stackEnv } from '../support/env';
 import {
   collect,

@@ -5,15 +5,15 @@
  * recovery, once, before the consumer has joined its group). Triggers land on the topic as Avro through the
  * registry.
  */
-import { codecFor, createRegistry } from '../../services/shared/avro';
-import { createPool, migrate } from '../../services/shared/db';
-import type { EngagementTrigger, SubscriptionEvent, TriggerKind } from '../../services/shared/generated/avro';
-import { createIdempotentProducer } from '../../services/shared/kafka';
-import { type TopicNames } from '../../services/shared/topics';
-import { Rules } from '../../services/triggers/rules';
-import { createTriggerService } from '../../services/triggers/service';
-import type { CancelTarget } from '../../services/triggers/decide';
-import { applyDecision, TRIGGER_MIGRATIONS } from '../../services/triggers/store';
+import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { createPool, migrate } from '../../lib/platform/db';
+import type { EngagementTrigger, SubscriptionEvent, TriggerKind } from '../../lib/core/generated/avro';
+import { createIdempotentProducer } from '../../lib/platform/kafka';
+import { type TopicNames } from '../../lib/core/topics';
+import { Rules } from '../../lib/core/triggers/rules';
+import { createTriggerService } from '../../lib/adapters/triggers/service';
+import type { CancelTarget } from '../../lib/core/triggers/decide';
+import { applyDecision, TRIGGER_MIGRATIONS } from '../../lib/adapters/triggers/store';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { stackEnv } from '../support/env';

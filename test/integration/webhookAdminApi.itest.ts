@@ -4,11 +4,11 @@
  * percent-encoded UTF-8. Each is the client's error: 400 with a JSON body, never 500.
  */
 import type { Pool } from 'pg';
-import { createPool, migrate } from '../../services/shared/db';
-import { createWebhookApi } from '../../services/webhook-fanout/api';
-import { EndpointManager } from '../../services/webhook-fanout/endpoints';
-import { SsrfGuard } from '../../services/webhook-fanout/ssrf';
-import { WEBHOOK_MIGRATIONS } from '../../services/webhook-fanout/store';
+import { createPool, migrate } from '../../lib/platform/db';
+import { createWebhookApi } from '../../services/webhook-fanout/app';
+import { EndpointManager } from '../../lib/adapters/webhooks/endpoints';
+import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
+import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 import { stackEnv } from '../support/env';
 import { serve } from '../support/http';
 import { testLogger } from '../support/kafka';

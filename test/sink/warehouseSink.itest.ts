@@ -20,8 +20,8 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { Client } from 'pg';
-import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
-import { TopicNames } from '../../services/shared/topics';
+import { AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
+import { TopicNames } from '../../lib/core/topics';
 import { history } from '../../scripts/schema-compat';
 
 const ROOT = resolve(__dirname, '..', '..');

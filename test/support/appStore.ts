@@ -1,17 +1,17 @@
-import { APP_STORE_FIXTURES } from './paths';
+import { APP_STORE_FIXTURES } from '../kit/fixtures';
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
-import { AppleVerifier, type AppleVerifierOptions } from '../../services/app-store/verify';
+import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
+import { AppleVerifier, type AppleVerifierOptions } from '../../lib/core/app-store/verify';
 import { createAppStoreReceiver } from '../../services/receiver-app-store/app';
-import { KafkaPublisher } from '../../services/shared/publisher';
-import { createIdempotentProducer } from '../../services/shared/kafka';
+import { KafkaPublisher } from '../../lib/platform/publisher';
+import { createIdempotentProducer } from '../../lib/platform/kafka';
 import { serve } from './http';
 import { testLogger } from './kafka';
 
-export const REAL_DIR = resolve(APP_STORE_FIXTURES, 'real');
+const REAL_DIR = resolve(APP_STORE_FIXTURES, 'real');
 export const REAL_SAMPLES = readdirSync(REAL_DIR)
   .filter((f) => /^\d\d_[^.]+\.json$/.test(f))
   .map((f) => ({ file: f, path: resolve(REAL_DIR, f), body: readFileSync(resolve(REAL_DIR, f)) }));

@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
-import { createLogger } from '../../services/shared/logger';
-import { ensureTopics, waitForLeaders } from '../../services/shared/kafka';
-import { TopicNames } from '../../services/shared/topics';
+import { createLogger } from '../../lib/platform/logger';
+import { ensureTopics, waitForLeaders } from '../../lib/platform/kafka';
+import { TopicNames } from '../../lib/core/topics';
 import { stackEnv } from './env';
 
 export const testLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');

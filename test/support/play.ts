@@ -2,20 +2,20 @@ import express from 'express';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { createFakePlayApi } from '../../services/play-store/fakePlayApi';
+import { createFakePlayApi } from '../../services/fake-play-api/app';
 import { createPlayReceiver } from '../../services/receiver-play-store/app';
-import { remoteJwks, type PushAuth } from '../../services/receiver-play-store/auth';
-import { createIdempotentProducer } from '../../services/shared/kafka';
-import { KafkaPublisher } from '../../services/shared/publisher';
-import type { TopicNames } from '../../services/shared/topics';
-import { PACKAGE } from '../../services/play-store/testing';
+import { remoteJwks, type PushAuth } from '../../lib/adapters/play/pushAuth';
+import { createIdempotentProducer } from '../../lib/platform/kafka';
+import { KafkaPublisher } from '../../lib/platform/publisher';
+import type { TopicNames } from '../../lib/core/topics';
+import { PACKAGE } from '../kit/builders/play';
 import { serve } from './http';
 import { testLogger } from './kafka';
 
 export const PLAY_TOKEN = 'fake-play-access-token';
 export const PUSH_TOKEN = 'push-secret-token-0123456789';
-export const PUSH_SA = 'rtdn-push@storeline-test.iam.gserviceaccount.com';
-export const AUDIENCE = 'https://storeline.example/play-store/pubsub';
+const PUSH_SA = 'rtdn-push@storeline-test.iam.gserviceaccount.com';
+const AUDIENCE = 'https://storeline.example/play-store/pubsub';
 
 export async function startFakePlay() {
   const fake = createFakePlayApi({ accessToken: PLAY_TOKEN });

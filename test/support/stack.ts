@@ -52,18 +52,6 @@ export async function stackScript(args: string[], timeoutMs = 300_000): Promise<
 
 const nodeArg = (node?: number): string[] => (node === undefined ? [] : [String(node)]);
 
-/** Whether KAFKA_BROKERS is the embedded stack this environment's stack.sh controls. */
-export async function controllable(): Promise<boolean> {
-  const env = await stackScript(['env']).catch(() => '');
-  const m = /^KAFKA_BROKERS=(.*)$/m.exec(env);
-  return m !== null && m[1] === process.env.KAFKA_BROKERS;
-}
-
-/** SIGTERM (controlled shutdown) one Kafka node; resolves once its process is gone. */
-export async function stopBroker(node?: number): Promise<void> {
-  await stackScript(['kafka-stop', ...nodeArg(node)]);
-}
-
 /** SIGKILL one Kafka node (a crash); resolves once its process is gone. */
 export async function killBroker(node?: number): Promise<void> {
   await stackScript(['kafka-kill', ...nodeArg(node)]);
@@ -81,15 +69,4 @@ export async function stopRegistry(): Promise<void> {
 /** Starts the schema registry; resolves once it answers. */
 export async function startRegistry(): Promise<void> {
   await stackScript(['registry-start']);
-}
-
-/** `stack.sh status` as part -> state, e.g. `kafka-2` -> `down (127.0.0.1:9093)`; parts that are down included. */
-export async function stackStatus(): Promise<Record<string, string>> {
-  const { stdout } = await run(['status'], 60_000); // exits 1 when a part is down: still an answer
-  const parts: Record<string, string> = {};
-  for (const line of stdout.split('\n')) {
-    const m = /^([\w-]+): (.*)$/.exec(line.trim());
-    if (m) parts[m[1] as string] = m[2] as string;
-  }
-  return parts;
 }

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
-import { decodeNotificationV2 } from '../../services/app-store/decode';
-import { mapAppStoreV2 } from '../../services/app-store/mapV2';
-import { AppleVerifier } from '../../services/app-store/verify';
-import { APPLE_ROOT_CA_G3_DER } from '../../services/app-store/appleRoot';
-import { AvroCodec, codecFor, createRegistry } from '../../services/shared/avro';
-import { createPool, migrate } from '../../services/shared/db';
-import type { SubscriptionEvent, SubscriptionState } from '../../services/shared/generated/avro';
-import { type TopicNames } from '../../services/shared/topics';
-import { STATE_MIGRATIONS } from '../../services/state/migrations';
+import { decodeNotificationV2 } from '../../lib/core/app-store/decode';
+import { mapAppStoreV2 } from '../../lib/core/app-store/mapV2';
+import { AppleVerifier } from '../../lib/core/app-store/verify';
+import { APPLE_ROOT_CA_G3_DER } from '../../lib/core/app-store/appleRoot';
+import { AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
+import { createPool, migrate } from '../../lib/platform/db';
+import type { SubscriptionEvent, SubscriptionState } from '../../lib/core/generated/avro';
+import { type TopicNames } from '../../lib/core/topics';
+import { STATE_MIGRATIONS } from '../../lib/adapters/state/migrations';
 import { REAL_SAMPLES } from './appStore';
 import { stackEnv } from './env';
 

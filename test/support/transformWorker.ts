@@ -4,8 +4,8 @@
  * itself when it reaches that input, after the chunk's earlier outputs were already sent.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { createLogger } from '../../services/shared/logger';
-import { TransactionalTransformer } from '../../services/shared/transactional';
+import { createLogger } from '../../lib/platform/logger';
+import { TransactionalTransformer } from '../../lib/platform/transactional';
 
 const env = process.env as Record<string, string>;
 const kafka = new Kafka({

@@ -1,0 +1,47 @@
+import type { SubscriptionEvent } from '../generated/avro';
+import { fromEvent, isTypePattern, matches } from './messages';
+
+const event = {
+  eventId: 'app_store:n1:0',
+  type: 'RENEWED',
+  environment: 'PRODUCTION',
+  appId: 'com.example.app',
+  subscriptionKey: 'app_store:100',
+  occurredAt: Date.UTC(2026, 10, 22, 10),
+} as SubscriptionEvent;
+
+describe('webhook messages', () => {
+  it('wraps the canonical event as Standard Webhooks {type, timestamp, data}', () => {
+    const m = fromEvent(event);
+    expect(m).toMatchObject({
+      id: 'app_store:n1:0',
+      type: 'subscription.RENEWED',
+      environment: 'PRODUCTION',
+    });
+    expect(JSON.parse(m.body)).toEqual({
+      type: 'subscription.RENEWED',
+      timestamp: '2026-11-22T10:00:00.000Z',
+      data: event,
+    });
+  });
+
+  it('filters by type (exact or namespace), environment and app; null means any', () => {
+    const m = fromEvent(event);
+    const any = { eventTypes: null, environments: null, appIds: null };
+    expect(matches(any, m)).toBe(true);
+    expect(matches({ ...any, eventTypes: ['subscription.RENEWED'] }, m)).toBe(true);
+    expect(matches({ ...any, eventTypes: ['subscription.*'] }, m)).toBe(true);
+    expect(matches({ ...any, eventTypes: ['trigger.*', 'subscription.EXPIRED'] }, m)).toBe(false);
+    expect(matches({ ...any, environments: ['SANDBOX'] }, m)).toBe(false);
+    expect(matches({ ...any, appIds: ['com.example.app', 'x'] }, m)).toBe(true);
+    expect(matches({ ...any, appIds: ['x'] }, m)).toBe(false);
+  });
+
+  it('accepts known types and namespace wildcards only', () => {
+    expect(isTypePattern('subscription.EXPIRED')).toBe(true);
+    expect(isTypePattern('trigger.WINBACK_OFFER')).toBe(true);
+    expect(isTypePattern('trigger.*')).toBe(true);
+    expect(isTypePattern('subscription.expired')).toBe(false);
+    expect(isTypePattern('*')).toBe(false);
+  });
+});

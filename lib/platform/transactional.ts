@@ -1,0 +1,391 @@
+/**
+ * Exactly-once consume -> transform -> produce on kafkajs transactions.
+ *
+ * Each chunk of a fetched batch runs in one Kafka transaction that holds the chunk's output records and the
+ * input offsets (sendOffsets), so either both become visible to read_committed consumers or neither does.
+ * A crash anywhere before commit leaves the transaction to be aborted (by the next owner's initProducerId,
+ * or the broker's transaction timeout) and the input is delivered again.
+ *
+ * Fencing: one transactional producer per input partition, with a transactional.id derived from the
+ * partition (`<prefix>-<topic>-<partition>`). kafkajs' TxnOffsetCommit does not carry the consumer group
+ * generation (no KIP-447), so per-partition ids are what fences a stalled former owner of a partition:
+ * the new owner's initProducerId bumps the epoch and the zombie's commit fails.
+ *
+ * Poison input (a non-retriable error from `transform`) goes to the topic's dead-letter topic with the
+ * reason, inside the same transaction, and the consumer moves on. Retriable errors abort the transaction
+ * and retry the chunk with backoff; after the policy's last attempt the consumer restarts from the last
+ * committed offset. A database or registry outage pauses the consumer instead (ConsumerGuard).
+ *
+ * A failed transaction always discards its producer: after a broker outage an abort can fail and leave
+ * kafkajs' transaction state machine in ABORTING for good ("Cannot call beginTransaction in state
+ * ABORTING"). The next attempt builds a new producer whose initProducerId bumps the epoch, which fences
+ * the old one and aborts whatever it left open, so exactly-once holds across the rebuild.
+ */
+import {
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+  type Message,
+} from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { ConsumerGuard, recoveriesCounter, type Readiness } from './consumerGuard';
+import {
+  PipelineError,
+  PoisonMessageError,
+  errorMessage,
+  isRetriable,
+  unavailableDependency,
+  type Dependency,
+} from '../core/errors';
+import { readHeaders } from './kafka';
+import { deadLetter } from './dlq';
+import type { InputRecord, OutputRecord } from './records';
+import type { Logger } from './logger';
+import type { RetryPolicy } from '../core/topics';
+
+type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
+
+interface ChunkCommitted {
+  topic: string;
+  partition: number;
+  lastOffset: string;
+  inputs: number;
+  outputs: number;
+  deadLettered: number;
+}
+
+export interface TransformerOptions {
+  kafka: Kafka;
+  logger: Logger;
+  groupId: string;
+  topics: string[];
+  /** Dead-letter topic for records of an input topic. Poison input of a topic without one stops the consumer. */
+  dlqFor: (inputTopic: string) => string | undefined;
+  transactionalIdPrefix: string;
+  transform: Transform;
+  /** One policy, or each input topic's own (the catalog gives every topic one). */
+  retry: RetryPolicy | ((inputTopic: string) => RetryPolicy);
+  maxRecordsPerTransaction?: number;
+  /** Output records buffered before one sendBatch inside the open transaction. */
+  maxRecordsPerSend?: number;
+  fromBeginning?: boolean;
+  /** Consumer group session timeout; a dead member holds its partitions this long. */
+  sessionTimeoutMs?: number;
+  now?: () => number;
+  onCommitted?: (info: ChunkCommitted) => void;
+  metrics?: Registry | undefined;
+  /** Dependencies the transform uses, probed while the consumer is paused for them. */
+  probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
+  /** ConsumerGuard tuning (tests shorten these). */
+  stallAfterMs?: number;
+  exitAfterMs?: number;
+}
+
+function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const exp = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
+  // Full jitter in the upper half: spreads retries of many instances without collapsing to zero.
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}
+
+function isFenced(err: unknown): boolean {
+  const type = (err as { type?: unknown } | null)?.type;
+  return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /fenced/i.test(errorMessage(err));
+}
+
+function toInput(topic: string, partition: number, m: KafkaMessage): InputRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: readHeaders(m.headers as Record<string, unknown> | undefined),
+    timestamp: Number(m.timestamp),
+  };
+}
+
+function groupByTopic(records: OutputRecord[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    const list = byTopic.get(r.topic) ?? [];
+    list.push({ key: r.key, value: r.value, headers: r.headers });
+    byTopic.set(r.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class TransactionalTransformer {
+  readonly consumer: Consumer;
+  private readonly producers = new Map<string, Promise<Producer>>();
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly guard: ConsumerGuard;
+  /** Per partition: the offset after the last record this instance committed. */
+  private readonly next = new Map<string, bigint>();
+  /** Per partition: the batch being processed, so the next one waits for it. */
+  private readonly busy = new Map<string, Promise<void>>();
+  /** Partitions whose last transaction failed: its commit may have been applied anyway. */
+  private readonly uncertain = new Set<string>();
+  private admin: Admin | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: TransformerOptions) {
+    this.log = opts.logger.child({ component: 'transformer', groupId: opts.groupId });
+    this.now = opts.now ?? Date.now;
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      // Transactions in flight must finish or abort before their records are read downstream.
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      void this.releaseRevoked(e.payload.memberAssignment);
+    });
+    this.guard = new ConsumerGuard({
+      kafka: opts.kafka,
+      consumer: this.consumer,
+      groupId: opts.groupId,
+      component: opts.groupId,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      probes: opts.probes,
+      stallAfterMs: opts.stallAfterMs,
+      exitAfterMs: opts.exitAfterMs,
+    });
+  }
+
+  async start(): Promise<void> {
+    const max = this.opts.maxRecordsPerTransaction ?? 500;
+    await this.guard.start(
+      { topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true },
+      {
+        autoCommit: false, // offsets are committed inside the transactions
+        eachBatchAutoResolve: false,
+        eachBatch: this.guard.wrap(
+          // One batch of a partition at a time: after a leader moves, kafkajs can fetch the same records
+          // from the new leader while the old leader's batch is still being processed.
+          ({ batch, heartbeat, isRunning, isStale, resolveOffset }) =>
+            this.serially(`${batch.topic}-${batch.partition}`, async () => {
+              for (let i = 0; i < batch.messages.length; i += max) {
+                if (!isRunning() || isStale() || this.stopping) return;
+                const chunk = batch.messages.slice(i, i + max);
+                await this.processWithRetry(batch.topic, batch.partition, chunk);
+                resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+                await heartbeat();
+              }
+            }),
+          { resolve: false },
+        ),
+      },
+    );
+  }
+
+  readiness(): Promise<Readiness> {
+    return this.guard.readiness();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    // consumer.disconnect waits for the batch in flight; its chunk either commits or aborts.
+    await this.guard.stop();
+    const producers = [...this.producers.values()];
+    this.producers.clear();
+    await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  private producerFor(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}-${partition}`;
+    let p = this.producers.get(key);
+    if (!p) {
+      const producer = this.opts.kafka.producer({
+        transactionalId: `${this.opts.transactionalIdPrefix}-${key}`,
+        // murmur2 like the Java client: keys land on the same partitions whoever produces them.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        transactionTimeout: 60_000,
+      });
+      // connect() runs initProducerId: fences any earlier owner of this partition and aborts its open txn.
+      p = producer.connect().then(() => producer);
+      p.catch(() => this.producers.delete(key));
+      this.producers.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * After a failed transaction the outcome of its commit can be unknown: a commit request that timed out
+   * may have been applied. The new producer's initProducerId (done by producerFor before this runs) waits
+   * until the coordinator has finished that transaction either way, so the group's committed offset now
+   * tells the truth: records below it were committed with their outputs and must not be processed again
+   * (that would duplicate their events).
+   */
+  private async notYetCommitted(
+    topic: string,
+    partition: number,
+    all: KafkaMessage[],
+  ): Promise<KafkaMessage[]> {
+    const key = `${topic}-${partition}`;
+    // Records this instance already committed (a second delivery of them) are never processed again.
+    const done = this.next.get(key);
+    const chunk = done === undefined ? all : all.filter((m) => BigInt(m.offset) >= done);
+    if (!this.uncertain.has(key)) return chunk;
+    if (!this.admin) {
+      const admin = this.opts.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    const offsets = await this.admin
+      .fetchOffsets({ groupId: this.opts.groupId, topics: [topic] })
+      .catch(async (err) => {
+        // A broker that went away may have taken the admin's connection with it: start afresh next time.
+        await this.admin?.disconnect().catch(() => undefined);
+        this.admin = undefined;
+        throw err;
+      });
+    const committed = BigInt(offsets[0]?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    this.uncertain.delete(key);
+    const rest = chunk.filter((m) => BigInt(m.offset) >= committed);
+    if (rest.length < chunk.length) {
+      this.log.warn(
+        { topic, partition, committed: String(committed), skipped: chunk.length - rest.length },
+        'a transaction reported as failed had committed; its records are not processed again',
+      );
+    }
+    return rest;
+  }
+
+  private async serially(key: string, work: () => Promise<void>): Promise<void> {
+    const before = this.busy.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(work);
+    this.busy.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.busy.get(key) === mine) this.busy.delete(key);
+    }
+  }
+
+  /** Discards the partition's producer; the next attempt builds a new one (see the header comment). */
+  private async dropProducer(topic: string, partition: number): Promise<void> {
+    const key = `${topic}-${partition}`;
+    const p = this.producers.get(key);
+    this.producers.delete(key);
+    if (!p) return;
+    recoveriesCounter(this.opts.metrics).inc({ component: this.opts.groupId, kind: 'producer_rebuilt' });
+    await (await p.catch(() => undefined))?.disconnect().catch(() => undefined);
+  }
+
+  private async releaseRevoked(assignment: Record<string, number[]>): Promise<void> {
+    const keep = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}-${p}`)));
+    for (const key of new Set([...this.producers.keys(), ...this.next.keys()])) {
+      if (keep.has(key)) continue;
+      this.next.delete(key); // another instance may own it meanwhile; the committed offset rules again
+      const p = this.producers.get(key);
+      this.producers.delete(key);
+      await (await p?.catch(() => undefined))?.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async processWithRetry(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
+    const { retry } = this.opts;
+    const policy = typeof retry === 'function' ? retry(topic) : retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.processChunk(topic, partition, chunk);
+        return;
+      } catch (err) {
+        this.uncertain.add(`${topic}-${partition}`);
+        await this.dropProducer(topic, partition);
+        if (isFenced(err)) {
+          throw new PipelineError(`producer for ${topic}-${partition} was fenced; another instance owns it`, {
+            retriable: true,
+            cause: err,
+            context: { topic, partition },
+          });
+        }
+        // An outage of the database or registry is the guard's to wait out (pause and probe).
+        if (unavailableDependency(err)) throw err;
+        if (!isRetriable(err) || attempt >= policy.maxAttempts || this.stopping) throw err;
+        const wait = backoffMs(policy, attempt);
+        this.log.warn(
+          { err, topic, partition, offset: chunk[0]?.offset, attempt, waitMs: wait },
+          'transaction aborted; retrying chunk',
+        );
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async processChunk(topic: string, partition: number, all: KafkaMessage[]): Promise<void> {
+    const producer = await this.producerFor(topic, partition);
+    const chunk = await this.notYetCommitted(topic, partition, all);
+    if (chunk.length === 0) return;
+    const txn = await producer.transaction();
+    const maxPerSend = this.opts.maxRecordsPerSend ?? 500;
+    let pending: OutputRecord[] = [];
+    let outputs = 0;
+    let deadLettered = 0;
+    try {
+      for (const m of chunk) {
+        const input = toInput(topic, partition, m);
+        let out: OutputRecord[];
+        try {
+          out = await this.opts.transform(input);
+        } catch (err) {
+          if (isRetriable(err)) throw err;
+          const dlq = this.opts.dlqFor(topic);
+          if (!dlq) throw err;
+          this.log.error(
+            {
+              err,
+              topic,
+              partition,
+              offset: m.offset,
+              stage: err instanceof PoisonMessageError ? err.stage : 'transform',
+            },
+            'dead-lettering record',
+          );
+          out = [deadLetter(input, dlq, err, this.now())];
+          deadLettered++;
+        }
+        pending.push(...out);
+        if (pending.length >= maxPerSend) {
+          await txn.sendBatch({ topicMessages: groupByTopic(pending) });
+          outputs += pending.length;
+          pending = [];
+        }
+      }
+      if (pending.length > 0) {
+        await txn.sendBatch({ topicMessages: groupByTopic(pending) });
+        outputs += pending.length;
+      }
+      const last = chunk[chunk.length - 1] as KafkaMessage;
+      await txn.sendOffsets({
+        consumerGroupId: this.opts.groupId,
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
+      });
+      await txn.commit();
+      this.next.set(`${topic}-${partition}`, BigInt(last.offset) + 1n);
+      this.opts.onCommitted?.({
+        topic,
+        partition,
+        lastOffset: last.offset,
+        inputs: chunk.length,
+        outputs,
+        deadLettered,
+      });
+    } catch (err) {
+      if (txn.isActive()) await txn.abort().catch((e) => this.log.warn({ err: e }, 'abort failed'));
+      throw err;
+    }
+  }
+}
