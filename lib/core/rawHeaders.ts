@@ -5,4 +5,8 @@ export const RAW_HEADERS = {
   requestId: 'request-id',
   environment: 'environment',
   notificationId: 'notification-id',
+  /** Set on records an operator tool wrote, not a store push: `<store>:<source>` (e.g. app-store:notification-history). */
+  backfill: 'backfill',
+  /** Set on a dead letter re-driven to its source topic: `<dlq topic>@<partition>:<offset>`. */
+  redrivenFrom: 'redriven-from',
 } as const;

@@ -1,4 +1,6 @@
-/** The `storeline` command: normalize, state rebuild, topics create, tail. */
+/** The `storeline` command: normalize, state rebuild, topics create, tail, backfill, dlq. */
+import { runBackfill } from './backfill';
+import { runDlq } from './dlq';
 import { runNormalize } from './normalize';
 import { runState } from './state';
 import { runTail } from './tail';
@@ -9,6 +11,11 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   state: { run: runState, help: 'rebuild the state read model (state rebuild)' },
   topics: { run: runTopics, help: 'create catalog topics and register schemas (topics create)' },
   tail: { run: runTail, help: 'print canonical events as JSON (--from-beginning, --type, --until-end)' },
+  backfill: {
+    run: runBackfill,
+    help: 'recover missed notifications from the stores (app-store | play-store)',
+  },
+  dlq: { run: runDlq, help: 'list, show and re-drive dead letters (list | show | redrive)' },
 };
 
 const USAGE = `usage: storeline <command>\n${Object.entries(COMMANDS)

@@ -4,10 +4,10 @@
  * that never commits, so it is invisible to the services' groups and lag.
  */
 import { parseArgs } from 'node:util';
-import type { Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import pino from 'pino';
 import { z } from 'zod';
-import { codecFor, createRegistry } from '../../lib/platform/avro';
+import { codecFor, createRegistry, type AvroCodec } from '../../lib/platform/avro';
 import { kafkaEnv, parseConfig } from '../../lib/platform/config';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 import { createKafka } from '../../lib/platform/kafka';
@@ -84,40 +84,73 @@ async function tail(
   registry: ReturnType<typeof createRegistry>,
   opts: ReturnType<typeof options>,
 ): Promise<number> {
-  const codec = codecFor<SubscriptionEvent>(registry, names, 'subscriptionEvents');
   const topic = names.name('subscriptionEvents');
+  if (!(await topicExists(kafka, topic))) {
+    process.stderr.write(
+      `storeline tail: topic ${topic} does not exist yet; start the pipeline (npm start) or run \`storeline topics create\`\n`,
+    );
+    return 1;
+  }
   const consumer = kafka.consumer({
     groupId: `storeline-tail-${process.pid}-${Date.now()}`,
     readUncommitted: false,
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+      consume(consumer, topic, codecFor(registry, names, 'subscriptionEvents'), opts, resolve).catch(reject);
+    });
+    return 0;
+  } catch (err) {
+    process.stderr.write(`storeline tail: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Prints matching events; calls `stop` at --limit, or (--until-end) once the topic has been quiet a while. */
+async function consume(
+  consumer: Consumer,
+  topic: string,
+  codec: AvroCodec<SubscriptionEvent>,
+  opts: ReturnType<typeof options>,
+  stop: () => void,
+): Promise<void> {
   let printed = 0;
   let lastRecordAt = Date.now();
-  const done = new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (opts.untilEnd) {
+  if (opts.untilEnd) {
+    // The quiet period counts from joining the group: the join itself can take seconds.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      lastRecordAt = Date.now();
       const timer = setInterval(
         () => Date.now() - lastRecordAt > QUIET_MS && (clearInterval(timer), stop()),
         250,
       );
-    }
-    void consumer.connect().then(async () => {
-      await consumer.subscribe({ topics: [topic], fromBeginning: opts.fromBeginning });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
-          lastRecordAt = Date.now();
-          if (!message.value || printed >= opts.limit) return;
-          const event = await codec.decode(message.value);
-          if (!matches(event, opts.filter)) return;
-          process.stdout.write(`${JSON.stringify(event)}\n`);
-          if (++printed >= opts.limit) stop();
-        },
-      });
     });
+  }
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: opts.fromBeginning });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ message }) => {
+      lastRecordAt = Date.now();
+      if (!message.value || printed >= opts.limit) return;
+      const event = await codec.decode(message.value);
+      if (!matches(event, opts.filter)) return;
+      process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (++printed >= opts.limit) stop();
+    },
   });
-  await done;
-  await consumer.disconnect();
-  return 0;
 }

@@ -14,8 +14,8 @@ export interface FakePlayState {
   acknowledged: string[];
   /** GET count per token, to check "one read per distinct notification". */
   reads: Map<string, number>;
-  /** Next N answers for a token fail with this status (429, 500, ...). */
-  failures: Map<string, { status: number; times: number }>;
+  /** Next N answers for a token fail with this status (429, 500, ...), with Retry-After (seconds) if set. */
+  failures: Map<string, { status: number; times: number; retryAfter?: number }>;
 }
 
 export function createFakePlayApi(opts: { accessToken: string }): { app: Express; state: FakePlayState } {
@@ -67,6 +67,11 @@ function scenarioRoutes(app: Express, state: FakePlayState): void {
     state.products.set(`${req.params.productId}/${req.params.token}`, req.body as ProductPurchase);
     res.status(204).end();
   });
+  /** Replaces the voided purchases voidedpurchases.list answers from (a JSON array of VoidedPurchase). */
+  app.put('/_fake/voided', (req, res) => {
+    state.voided = Array.isArray(req.body) ? (req.body as VoidedPurchase[]) : [];
+    res.status(204).end();
+  });
   app.get('/_fake/state', (_req, res) => {
     res.json({ acknowledged: state.acknowledged, reads: Object.fromEntries(state.reads) });
   });
@@ -95,6 +100,7 @@ function purchaseRoutes(api: express.Router, state: FakePlayState): void {
     const f = state.failures.get(token);
     if (!f || f.times <= 0) return false;
     f.times -= 1;
+    if (f.retryAfter !== undefined) res.setHeader('retry-after', String(f.retryAfter));
     res.status(f.status).json({ error: { code: f.status, message: 'injected failure' } });
     return true;
   };
@@ -143,7 +149,36 @@ function purchaseRoutes(api: express.Router, state: FakePlayState): void {
     state.acknowledged.push(token);
     res.status(204).end();
   });
-  api.get('/applications/:pkg/purchases/voidedpurchases', (_req, res) => {
-    res.json({ voidedPurchases: state.voided });
+  api.get('/applications/:pkg/purchases/voidedpurchases', (req, res) => {
+    if (failed(VOIDED_FAILURES, res)) return;
+    res.json(voidedPage(state.voided, req.query as Record<string, string | undefined>));
   });
+}
+
+/** Key of `state.failures` that makes the voided-purchases list fail (e.g. 429, 503). */
+export const VOIDED_FAILURES = 'voidedpurchases';
+
+/**
+ * One page of voidedpurchases.list as Google documents it: startTime/endTime (ms) filter on voidedTimeMillis
+ * and are ignored once a page token is given, maxResults defaults to (and is capped at) 1000, and an opaque
+ * `tokenPagination.nextPageToken` names the next page. Here the token is the next index (base64).
+ * https://developers.google.com/android-publisher/api-ref/rest/v3/purchases.voidedpurchases/list
+ */
+function voidedPage(all: VoidedPurchase[], q: Record<string, string | undefined>) {
+  const max = Math.min(Number(q.maxResults) || 1000, 1000);
+  const token = q.token ? JSON.parse(Buffer.from(q.token, 'base64').toString('utf8')) : undefined;
+  const since = token ? token.since : Number(q.startTime ?? 0);
+  const until = token ? token.until : Number(q.endTime ?? Date.now());
+  const start = token ? token.next : 0;
+  const inRange = all
+    .filter((v) => Number(v.voidedTimeMillis) >= since && Number(v.voidedTimeMillis) <= until)
+    .sort((a, b) => Number(a.voidedTimeMillis) - Number(b.voidedTimeMillis));
+  const page = inRange.slice(start, start + max);
+  const next = start + max < inRange.length ? { since, until, next: start + max } : undefined;
+  return {
+    voidedPurchases: page.map((v) => ({ kind: 'androidpublisher#voidedPurchase', ...v })),
+    ...(next && {
+      tokenPagination: { nextPageToken: Buffer.from(JSON.stringify(next)).toString('base64') },
+    }),
+  };
 }

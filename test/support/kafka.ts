@@ -62,10 +62,21 @@ export async function waitFor<T>(
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const v = await check();
+    // A Kafka error kafkajs calls retriable (a leader moving, metadata not yet everywhere) means "not yet".
+    const v = await Promise.resolve()
+      .then(check)
+      .catch((err: unknown) => {
+        if ((err as { retriable?: unknown } | null)?.retriable !== true) throw err;
+        lastError = err;
+        return undefined;
+      });
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const last = lastError ? ` (last error: ${String(lastError)})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

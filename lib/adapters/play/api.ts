@@ -186,9 +186,10 @@ export class HttpPlayApi implements PlayApi {
 
   async listVoidedPurchases(
     packageName: string,
-    opts: { startTime?: number; endTime?: number; type?: 0 | 1; token?: string } = {},
+    opts: { startTime?: number; endTime?: number; type?: 0 | 1; token?: string; maxResults?: number } = {},
   ) {
     const q = new URLSearchParams();
+    if (opts.maxResults !== undefined) q.set('maxResults', String(opts.maxResults));
     if (opts.startTime !== undefined) q.set('startTime', String(opts.startTime));
     if (opts.endTime !== undefined) q.set('endTime', String(opts.endTime));
     if (opts.type !== undefined) q.set('type', String(opts.type));

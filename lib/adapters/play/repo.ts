@@ -7,6 +7,10 @@
  * raw record is delivered again, its stored outcome is found for the same raw position, and the same events
  * (same eventIds) are emitted again; nothing is lost, nothing doubles. A different raw record with a known
  * messageId is a Pub/Sub duplicate: no events.
+ *
+ * `play_outcomes.message_id` is the processor's outcome id: the Pub/Sub messageId, or `voided:<orderId>` for a
+ * voided purchase, which is deduplicated by order across live RTDNs and backfills (see outcomeIdOf in
+ * lib/core/play/processor.ts). Both are text keys of the same table: no migration.
  */
 import type { Pool } from 'pg';
 import { inTransaction, type Migration } from '../../platform/db';
@@ -37,6 +41,23 @@ export const PLAY_MIGRATIONS: Migration[] = [
         events       jsonb NOT NULL,
         created_at   timestamptz NOT NULL DEFAULT now()
       );
+    `,
+  },
+  {
+    // Voided purchases are deduplicated by orderId since the voided-purchases backfill (outcomeIdOf in
+    // lib/core/play/processor.ts). Those processed before were stored under their messageId only: index them
+    // by order too, or a backfill over their time range would emit their refunds a second time. A voided
+    // notification's events always start with its REFUNDED event, whose transactionId is the orderId; no other
+    // Play notification yields REFUNDED (lib/core/play/diff.ts).
+    version: 2,
+    name: 'voided purchase outcomes by order',
+    sql: `
+      INSERT INTO play_outcomes (message_id, raw_position, events, created_at)
+      SELECT 'voided:' || (events->0->>'transactionId'), raw_position, events, created_at
+      FROM play_outcomes
+      WHERE events->0->>'type' = 'REFUNDED' AND events->0->>'transactionId' IS NOT NULL
+        AND message_id NOT LIKE 'voided:%'
+      ON CONFLICT (message_id) DO NOTHING;
     `,
   },
 ];

@@ -1,6 +1,6 @@
 import { createLogger } from '../../platform/logger';
 import type { PlayApi } from './ports';
-import type { SubscriptionPurchaseV2 } from './model';
+import type { DeveloperNotification, SubscriptionPurchaseV2 } from './model';
 import { createPlayProcessor } from './processor';
 import { MemoryPlayRepo } from '../../adapters/play/repo';
 import { envelope, rtdn, sub } from '../../../test/kit/builders/play';
@@ -86,5 +86,57 @@ describe('Play processor', () => {
     await expect(process(Buffer.from('{"message":{}}'), ctx(1))).rejects.toThrow(
       /not a Pub\/Sub push envelope/,
     );
+  });
+
+  describe('voided purchases are deduplicated by orderId', () => {
+    const voided = (orderId: string, productType?: number): DeveloperNotification => ({
+      version: '1.0',
+      packageName: 'com.example.app',
+      eventTimeMillis: '1767261600000',
+      voidedPurchaseNotification: {
+        purchaseToken: 'tok-1',
+        orderId,
+        ...(productType === undefined ? {} : { productType }),
+      },
+    });
+    const push = (n: DeveloperNotification, id: string) => Buffer.from(JSON.stringify(envelope(n, id)));
+    const setup = (resource: SubscriptionPurchaseV2 | null) => {
+      const api = fakeApi(() => resource as SubscriptionPurchaseV2);
+      const process = createPlayProcessor({
+        api,
+        repo: new MemoryPlayRepo(),
+        logger: createLogger('t', 'silent'),
+        acknowledge: false,
+      });
+      return process;
+    };
+    const order = 'GPA.1111-2222-3333-44444';
+
+    it('a live RTDN, then the backfilled copy (other messageId, no productType): events once', async () => {
+      const process = setup(sub('ACTIVE'));
+      const live = await process(push(voided(order, 1), 'm-live'), ctx(1));
+      expect(live.map((e) => e.type)).toEqual(['REFUNDED', 'REVOKED']);
+      expect(await process(push(voided(order), `backfill-voided:${order}`), ctx(2))).toEqual([]);
+    });
+
+    it('a backfilled copy, then the late live RTDN: events once, and the aborted-transaction retry re-emits', async () => {
+      const process = setup(sub('ACTIVE'));
+      const backfilled = await process(push(voided(order), `backfill-voided:${order}`), ctx(1));
+      expect(backfilled.map((e) => e.type)).toEqual(['REFUNDED', 'REVOKED']);
+      expect(await process(push(voided(order), `backfill-voided:${order}`), ctx(1))).toEqual(backfilled);
+      expect(await process(push(voided(order, 1), 'm-live'), ctx(2))).toEqual([]);
+      // Another order of the same token (a renewal) is another refund.
+      expect(
+        (await process(push(voided('GPA.9999-2222-3333-44444..1', 1), 'm-2'), ctx(3))).map((e) => e.type),
+      ).toEqual(['REFUNDED']);
+    });
+
+    it('without productType, a token the API does not know as a subscription is a one-time product', async () => {
+      const process = setup(null);
+      const events = await process(push(voided('GPA.OT-1'), 'backfill-voided:GPA.OT-1'), ctx(1));
+      expect(events.map((e) => [e.type, e.subscriptionKey, e.status])).toEqual([
+        ['REFUNDED', 'play_store:GPA.OT-1', 'REVOKED'],
+      ]);
+    });
   });
 });

@@ -1,12 +1,14 @@
 /**
- * One Play notification, start to finish: dedupe by messageId, read the purchase from the Play Developer API
- * once, diff against the stored snapshot, acknowledge new purchases still pending acknowledgement, store the
- * outcome, return the events. I/O goes through the PlayApi and PlayRepo ports; the decision is diffPlay.
+ * One Play notification, start to finish: dedupe by messageId (a voided purchase by orderId), read the
+ * purchase from the Play Developer API once, diff against the stored snapshot, acknowledge new purchases still
+ * pending acknowledgement, store the outcome, return the events. I/O goes through the PlayApi and PlayRepo
+ * ports; the decision is diffPlay.
  */
 import type { RawContext } from '../rawContext';
 import type { SubscriptionEvent } from '../generated/avro';
 import type { Logger } from '../logger';
 import type { PlayApi, PlayRepo } from './ports';
+import type { DeveloperNotification, PlaySnapshot, SubscriptionPurchaseV2 } from './model';
 import { diffPlay } from './diff';
 import { parsePush } from './envelope';
 
@@ -20,22 +22,24 @@ export interface PlayProcessorDeps {
 
 export function createPlayProcessor(deps: PlayProcessorDeps) {
   return async function process(body: Buffer, ctx: RawContext): Promise<SubscriptionEvent[]> {
-    const { messageId, notification: n } = parsePush(body);
+    const { messageId, notification: parsed } = parsePush(body);
     const rawPosition = `${ctx.rawTopic}/${ctx.rawPartition}/${ctx.rawOffset}`;
-    const done = await deps.repo.outcome(messageId);
+    const outcomeId = outcomeIdOf(parsed, messageId);
+    const done = (await deps.repo.outcome(messageId)) ?? (await deps.repo.outcome(outcomeId));
     if (done) return done.rawPosition === rawPosition ? done.events : []; // re-emit after an aborted txn / duplicate
 
-    const pkg = n.packageName;
-    const s = n.subscriptionNotification;
-    const v = n.voidedPurchaseNotification;
-    const o = n.oneTimeProductNotification;
-    const token = s?.purchaseToken ?? (v?.productType !== 2 ? v?.purchaseToken : undefined);
+    const pkg = parsed.packageName;
+    const s = parsed.subscriptionNotification;
+    const o = parsed.oneTimeProductNotification;
+    const voided = parsed.voidedPurchaseNotification;
+    const token = s?.purchaseToken ?? (voided?.productType !== 2 ? voided?.purchaseToken : undefined);
     const subscription = token ? await deps.api.getSubscriptionV2(pkg, token) : undefined;
     const product =
       o?.notificationType === 1 && o.sku
         ? await deps.api.getProductPurchase(pkg, o.sku, o.purchaseToken)
         : undefined;
     const previous = token ? await deps.repo.snapshot(token) : undefined;
+    const n = withVoidedProductType(parsed, subscription ?? undefined, previous);
     const linkedToken = subscription?.linkedPurchaseToken;
     const linked = linkedToken ? await deps.repo.snapshot(linkedToken) : undefined;
     const orderRootToken = n.pendingRefundReviewNotification?.orderId
@@ -70,7 +74,7 @@ export function createPlayProcessor(deps: PlayProcessorDeps) {
       deps.logger.info({ messageId, token: s.purchaseToken }, 'acknowledged purchase');
     }
     await deps.repo.commit({
-      messageId,
+      messageId: outcomeId,
       rawPosition,
       events: out.events,
       snapshot: out.snapshot,
@@ -78,4 +82,38 @@ export function createPlayProcessor(deps: PlayProcessorDeps) {
     });
     return out.events;
   };
+}
+
+/**
+ * The id the outcome of a notification is stored (and deduplicated) under. Usually the Pub/Sub messageId.
+ * A voided purchase is deduplicated by its orderId instead: the same refund reaches us as a live RTDN (one
+ * messageId per Pub/Sub delivery) and from `storeline backfill play-store` (voidedpurchases.list, which has no
+ * messageId at all), and Google documents the orderId as what "uniquely identifies a one-time purchase,
+ * subscription purchase, or subscription renewal":
+ * https://developers.google.com/android-publisher/api-ref/rest/v3/purchases.voidedpurchases
+ * Whichever copy comes first stores its outcome under `voided:<orderId>`; any later copy, live or backfilled,
+ * finds it and yields nothing. Outcomes stored under a messageId before this rule keep answering their Pub/Sub
+ * duplicates, since the messageId is looked up first.
+ */
+function outcomeIdOf(n: DeveloperNotification, messageId: string): string {
+  const v = n.voidedPurchaseNotification;
+  return v ? `voided:${v.orderId}` : messageId;
+}
+
+/**
+ * An RTDN's voidedPurchaseNotification always names its productType (1 subscription, 2 one-time), but
+ * voidedpurchases.list does not, so a backfilled one comes without. Then the purchase is a subscription when
+ * the Play API knows the token as one or we hold a snapshot of it (snapshots are subscriptions only), and a
+ * one-time product otherwise. A subscription that Google has forgotten (410 after 60 days) and that we never
+ * saw is thus mapped as one-time: keyed by its orderId, which still names the refunded order.
+ */
+function withVoidedProductType(
+  n: DeveloperNotification,
+  subscription: SubscriptionPurchaseV2 | undefined,
+  previous: PlaySnapshot | undefined,
+): DeveloperNotification {
+  const v = n.voidedPurchaseNotification;
+  if (!v || v.productType !== undefined) return n;
+  const productType = subscription || previous ? 1 : 2;
+  return { ...n, voidedPurchaseNotification: { ...v, productType } };
 }
