@@ -1,7 +1,8 @@
-/** The `storeline` command: normalize, state rebuild, topics create, tail, backfill, dlq. */
+/** The `storeline` command: normalize, state rebuild, topics create, tail, backfill, reconcile, dlq. */
 import { runBackfill } from './backfill';
 import { runDlq } from './dlq';
 import { runNormalize } from './normalize';
+import { runReconcile } from './reconcile';
 import { runState } from './state';
 import { runTail } from './tail';
 import { runTopics } from './topics';
@@ -14,6 +15,10 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   backfill: {
     run: runBackfill,
     help: 'recover missed notifications from the stores (app-store | play-store)',
+  },
+  reconcile: {
+    run: runReconcile,
+    help: 'compare state with the store and emit what differs (play-store | app-store)',
   },
   dlq: { run: runDlq, help: 'list, show and re-drive dead letters (list | show | redrive)' },
 };

@@ -1,8 +1,10 @@
 /**
  * A client of the App Store Server API: each request carries a fresh ES256 bearer token signed with the
  * in-app purchase key, goes through a token bucket, and is retried on 429, 5xx and network failures (with
- * Retry-After honoured); any other 4xx fails at once. Only what backfill needs is here:
- * Get Notification History (https://developer.apple.com/documentation/appstoreserverapi/get-notification-history).
+ * Retry-After honoured); any other 4xx fails at once. Only what the CLI needs is here:
+ * Get Notification History (https://developer.apple.com/documentation/appstoreserverapi/get-notification-history)
+ * for backfill, Get All Subscription Statuses
+ * (https://developer.apple.com/documentation/appstoreserverapi/get-all-subscription-statuses) for reconcile.
  * The token and the key are never logged nor put into an error.
  */
 import { importPKCS8, SignJWT, type KeyLike } from 'jose';
@@ -50,6 +52,36 @@ const NotificationHistoryResponse = z.object({
   paginationToken: z.string().optional(),
 });
 export type NotificationHistoryPage = z.output<typeof NotificationHistoryResponse>;
+
+/**
+ * https://developer.apple.com/documentation/appstoreserverapi/statusresponse: per subscription group, the
+ * last transaction of each entitlement (usually one; a family-shared one too). The signed infos are Apple's
+ * JWS, verified by the caller.
+ */
+const StatusResponse = z.object({
+  environment: z.string().optional(),
+  bundleId: z.string().optional(),
+  appAppleId: z.number().optional(),
+  data: z
+    .array(
+      z.object({
+        subscriptionGroupIdentifier: z.string(),
+        lastTransactions: z
+          .array(
+            z.object({
+              originalTransactionId: z.string().min(1),
+              /** 1 active, 2 expired, 3 billing retry, 4 billing grace period, 5 revoked */
+              status: z.number().int(),
+              signedTransactionInfo: z.string().min(1),
+              signedRenewalInfo: z.string().min(1).optional(),
+            }),
+          )
+          .default([]),
+      }),
+    )
+    .default([]),
+});
+export type SubscriptionStatuses = z.output<typeof StatusResponse>;
 
 /** https://developer.apple.com/documentation/appstoreserverapi/notificationhistoryrequest (epoch ms). */
 export interface HistoryRange {
@@ -99,15 +131,29 @@ export class AppStoreServerApi {
     return parsed.data;
   }
 
-  private async request(method: string, path: string, body: unknown): Promise<unknown> {
+  /** Get All Subscription Statuses for any transaction id of the customer (an originalTransactionId works). */
+  async subscriptionStatuses(transactionId: string): Promise<SubscriptionStatuses> {
+    const json = await this.request('GET', `/inApps/v1/subscriptions/${encodeURIComponent(transactionId)}`);
+    const parsed = StatusResponse.safeParse(json);
+    if (!parsed.success)
+      throw new AppStoreApiError('subscription statuses: unexpected response shape', 200, {
+        retriable: false,
+      });
+    return parsed.data;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       await this.sleep(this.bucket.take(this.now()));
       let res: Response;
       try {
         res = await fetch(new URL(path, this.opts.baseUrl), {
           method,
-          headers: { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
+          headers: {
+            authorization: `Bearer ${await this.token()}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 30_000),
         });
       } catch (err) {

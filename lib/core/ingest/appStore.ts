@@ -11,6 +11,8 @@ import { mapAppStoreV2 } from '../app-store/mapV2';
 import type { RawContext } from '../rawContext';
 import type { NotificationPayloadV2, NotificationV1 } from '../app-store/model';
 import { decodeJwsPayload } from '../app-store/jws';
+import { mapReconciliation, type StorelineView } from '../app-store/reconcile';
+import type { RenewalInfo, TransactionInfo } from '../app-store/model';
 import { PoisonMessageError, errorMessage } from '../errors';
 import type { SubscriptionEvent } from '../generated/avro';
 
@@ -58,4 +60,69 @@ export function receiptProblemV1(n: NotificationV1): string | undefined {
       return `original_transaction_id is a ${typeof otid}, not a string`;
   }
   return undefined;
+}
+
+/**
+ * The body of an `app-store-status` raw record (storeline reconcile app-store): one lastTransactions item
+ * of Get All Subscription Statuses as Apple signed it, the Storeline view it was compared with, and when.
+ */
+export interface AppStoreStatusBody {
+  reconciliationId: string;
+  comparedAt: number;
+  environment?: string;
+  bundleId?: string;
+  appAppleId?: number;
+  subscriptionGroupIdentifier: string;
+  lastTransaction: {
+    originalTransactionId: string;
+    status: number;
+    signedTransactionInfo: string;
+    signedRenewalInfo?: string;
+  };
+  storeline: StorelineView & { subscriptionKey: string };
+}
+
+/**
+ * An `app-store-status` record -> the reconciliation's events. The CLI verified the signed infos with the
+ * AppleVerifier before publishing, as a receiver verifies a push, so they are decoded here, not verified
+ * again (the trust boundary is the raw topic's ACL).
+ */
+export function normalizeAppStoreStatus(body: Buffer, ctx: RawContext): SubscriptionEvent[] {
+  const b = parseJson(body) as Partial<AppStoreStatusBody> | null;
+  const item = b?.lastTransaction;
+  const view = b?.storeline;
+  if (
+    typeof b?.reconciliationId !== 'string' ||
+    typeof b.comparedAt !== 'number' ||
+    typeof item?.signedTransactionInfo !== 'string' ||
+    typeof item.status !== 'number' ||
+    typeof view?.status !== 'string'
+  )
+    throw new PoisonMessageError(
+      'decode',
+      'app-store-status body lacks reconciliationId, comparedAt, lastTransaction or storeline',
+    );
+  let transaction: TransactionInfo;
+  let renewal: RenewalInfo | undefined;
+  try {
+    transaction = decodeJwsPayload<TransactionInfo>(item.signedTransactionInfo);
+    renewal =
+      item.signedRenewalInfo === undefined
+        ? undefined
+        : decodeJwsPayload<RenewalInfo>(item.signedRenewalInfo);
+  } catch (err) {
+    throw new PoisonMessageError('decode', `signed statuses item does not decode: ${errorMessage(err)}`);
+  }
+  return mapReconciliation(
+    {
+      reconciliationId: b.reconciliationId,
+      comparedAt: b.comparedAt,
+      environment: b.environment,
+      bundleId: b.bundleId,
+      appAppleId: b.appAppleId,
+      view,
+      truth: { status: item.status, transaction, renewal },
+    },
+    ctx,
+  );
 }

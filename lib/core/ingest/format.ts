@@ -5,6 +5,14 @@
 export type AppStoreFormat = 'app-store-v2' | 'app-store-v1';
 export type RawFormat = AppStoreFormat | 'play-store-pubsub';
 
+/**
+ * The raw record `storeline reconcile app-store` writes to the raw App Store topic: Apple's signed
+ * statuses item (Get All Subscription Statuses), the Storeline view it was compared with, and a
+ * reconciliation id. No store sends it and no receiver accepts it, so it is not a RawFormat (those are
+ * what a request body may be); only the normalizer's App Store dispatch knows it.
+ */
+export const APP_STORE_STATUS_FORMAT = 'app-store-status';
+
 /** The format a parsed JSON body has, by the field only that format carries; undefined for none. */
 export function sniffFormat(body: unknown): RawFormat | undefined {
   if (typeof body !== 'object' || body === null) return undefined;

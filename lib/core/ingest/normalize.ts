@@ -5,8 +5,8 @@
 import { PoisonMessageError } from '../errors';
 import type { SubscriptionEvent } from '../generated/avro';
 import type { RawContext } from '../rawContext';
-import { normalizeAppStoreV1, normalizeAppStoreV2 } from './appStore';
-import type { RawFormat } from './format';
+import { normalizeAppStoreStatus, normalizeAppStoreV1, normalizeAppStoreV2 } from './appStore';
+import { APP_STORE_STATUS_FORMAT, type RawFormat } from './format';
 
 /** The Play path needs the Play Developer API and the stored snapshots: the caller injects it. */
 export type PlayNormalize = (body: Buffer, ctx: RawContext) => Promise<SubscriptionEvent[]>;
@@ -22,6 +22,8 @@ export function normalizeAppStore(
       return normalizeAppStoreV2(body, ctx);
     case 'app-store-v1':
       return normalizeAppStoreV1(body, ctx);
+    case APP_STORE_STATUS_FORMAT:
+      return normalizeAppStoreStatus(body, ctx);
     default:
       throw new PoisonMessageError('decode', `unknown raw format header ${JSON.stringify(format)}`);
   }

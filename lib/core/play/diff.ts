@@ -8,6 +8,7 @@
 import type { RawContext } from '../rawContext';
 import type { PeriodType, SubscriptionEvent, SubscriptionStatus } from '../generated/avro';
 import {
+  RECONCILIATION_TYPE,
   SUBSCRIPTION_TYPES,
   type DeveloperNotification,
   type Money,
@@ -99,6 +100,8 @@ function eventTime(n: DeveloperNotification, fallback: number): number {
 function nativeTypeOf(n: DeveloperNotification): string {
   if (n.subscriptionNotification) {
     const code = n.subscriptionNotification.notificationType;
+    // Written by `storeline reconcile play-store`, not by Google: consumers can tell the two apart.
+    if (code === RECONCILIATION_TYPE) return 'RECONCILIATION';
     return SUBSCRIPTION_TYPES[code] ?? `SUBSCRIPTION_${code}`;
   }
   if (n.oneTimeProductNotification)

@@ -75,6 +75,15 @@ export const SUBSCRIPTION_TYPES: Record<number, string> = {
   22: 'SUBSCRIPTION_PRICE_STEP_UP_CONSENT_UPDATED',
 };
 
+/**
+ * The notificationType of the synthetic subscription notifications `storeline reconcile play-store` writes:
+ * "no hint, derive everything from the difference between the stored and the fetched resource". Google's
+ * codes start at 1 (0 is the protobuf "unspecified" slot and is never sent), so 0 cannot collide with a real
+ * RTDN type; and should Google ever send an unspecified type, deriving from the resources is the right
+ * handling for it too. Events from it carry source.nativeType RECONCILIATION (lib/core/play/diff.ts).
+ */
+export const RECONCILIATION_TYPE = 0;
+
 export interface Money {
   currencyCode?: string;
   units?: string;

@@ -5,7 +5,7 @@
  * https://developer.android.com/google/play/billing/rtdn-reference#sub
  */
 import type { EventType, SubscriptionEvent } from '../generated/avro';
-import type { PlaySnapshot, SubscriptionPurchaseV2 } from './model';
+import { RECONCILIATION_TYPE, type PlaySnapshot, type SubscriptionPurchaseV2 } from './model';
 import { planChangeOf, plansOf, samePlans } from './plans';
 
 export type Draft = { type: EventType } & Partial<Omit<SubscriptionEvent, 'type' | 'source' | 'eventId'>>;
@@ -185,17 +185,81 @@ const cancellationScheduled: Rule = ({ prev, cur }) => {
 const pendingCanceled: Rule = ({ prev }) =>
   stateOf(prev) === 'PENDING_PURCHASE_CANCELED' ? [] : [{ type: 'PENDING_PURCHASE_CANCELED' }];
 
+const onHold = whenEntering('ON_HOLD', { type: 'BILLING_RETRY_STARTED', reason: 'BILLING_ERROR' });
+const inGrace = whenEntering('IN_GRACE_PERIOD', { type: 'GRACE_PERIOD_STARTED', reason: 'BILLING_ERROR' });
+const paused = whenEntering('PAUSED', { type: 'PAUSED' });
+
+/** Reconciliation: the subscription ended (not by a plan change); billing when it was in grace or on hold. */
+const ended: Rule = ({ prev, cur }) => {
+  if (stateOf(cur) !== 'EXPIRED' || stateOf(prev) === 'EXPIRED') return [];
+  if (cur.canceledStateContext?.replacementCancellation) return [];
+  const was = stateOf(prev);
+  const billing = was === 'IN_GRACE_PERIOD' || was === 'ON_HOLD';
+  return [{ type: 'EXPIRED', reason: expiryReason(cur, billing ? 'BILLING_ERROR' : 'OTHER') }];
+};
+
+/** Reconciliation: auto-renew flipped (an ended subscription's auto-renew says nothing new). */
+const autoRenewFlipped: Rule = (i) => {
+  if (stateOf(i.cur) === 'EXPIRED') return [];
+  if (autoRenewOf(i.cur) === false && autoRenewOf(i.prev) !== false)
+    return [{ type: 'AUTO_RENEW_DISABLED', reason: autoRenewOffReason(i.cur) }];
+  return i.prev ? restarted(i) : [];
+};
+
+/**
+ * Reconciliation: a new order is a renewal (or a recovery, rule 2); a later expiry without one, in an unchanged
+ * active state, a deferral (rule 9). Entering grace also moves the expiry: that is not an extension.
+ */
+const periodMoved: Rule = (i) => {
+  const { prev, cur } = i;
+  if (!prev) return [];
+  if (latestOrder(cur) !== null && latestOrder(cur) !== latestOrder(prev)) return renewed(i);
+  const same = stateOf(cur) === stateOf(prev) && (stateOf(cur) === 'ACTIVE' || stateOf(cur) === 'CANCELED');
+  return same ? deferred(i) : [];
+};
+
+const STATE_ENTRIES: Rule[] = [
+  onHold,
+  inGrace,
+  paused,
+  whenEntering('PENDING_PURCHASE_CANCELED', { type: 'PENDING_PURCHASE_CANCELED' }),
+  ended,
+];
+/** A start (first sight, or a pending purchase completed): what the start does not say by itself. */
+const ON_START: Rule[] = [...STATE_ENTRIES, autoRenewFlipped];
+const ON_CHANGE: Rule[] = [
+  itemsChanged,
+  periodMoved,
+  recovered,
+  priceChanged,
+  autoRenewFlipped,
+  cancellationScheduled,
+  ...STATE_ENTRIES,
+];
+
+/**
+ * The reconciliation code (RECONCILIATION_TYPE) carries no hint: the rules the difference between the stored
+ * and the fetched resource implies, concatenated, one draft per event type. Identical resources: nothing.
+ */
+const reconciled: Rule = (i) => {
+  const started = stateOf(i.cur) === 'PENDING_PURCHASE_CANCELED' ? [] : purchased(i);
+  const rules = started.length > 0 || !i.prev ? ON_START : ON_CHANGE;
+  const seen = new Set<string>();
+  return [...started, ...rules.flatMap((r) => r(i))].filter((d) => !seen.has(d.type) && seen.add(d.type));
+};
+
 const RULES: Record<number, Rule> = {
+  [RECONCILIATION_TYPE]: reconciled,
   1: recovered,
   2: renewed,
   3: canceled,
   4: purchased,
-  5: whenEntering('ON_HOLD', { type: 'BILLING_RETRY_STARTED', reason: 'BILLING_ERROR' }),
-  6: whenEntering('IN_GRACE_PERIOD', { type: 'GRACE_PERIOD_STARTED', reason: 'BILLING_ERROR' }),
+  5: onHold,
+  6: inGrace,
   7: restarted,
   8: priceChanged,
   9: deferred,
-  10: whenEntering('PAUSED', { type: 'PAUSED' }),
+  10: paused,
   11: ({ cur }) => (stateOf(cur) === 'PAUSED' ? [] : [{ type: 'PAUSE_SCHEDULED' }]),
   12: revoked,
   13: expired,
