@@ -6,14 +6,13 @@
  * Progress per page and a summary go to stderr; `--checkpoint FILE` keeps the range, the next page token and
  * the counts after every page so an interrupted run resumes where it stopped.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Producer } from 'kafkajs';
 import pino from 'pino';
 import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { backfillVoidedPurchases, type VoidedProgress } from '../../lib/adapters/play/backfill';
 import { errorMessage } from '../../lib/core/errors';
-import { voidedRecord } from '../../lib/core/play/voidedBackfill';
 import { TopicNames } from '../../lib/core/topics';
 import { createIdempotentProducer, createKafka } from '../../lib/platform/kafka';
 
@@ -30,19 +29,10 @@ const USAGE = `usage: storeline backfill play-store --since T [--until T] [optio
 Kafka: KAFKA_BROKERS (default 127.0.0.1:9092), TOPIC_PREFIX. 429/5xx are retried honouring Retry-After.
 `;
 
-/** Where a run stands, per package; written after each page. */
-interface PackageProgress {
-  nextPageToken?: string;
-  done: boolean;
-  pages: number;
-  found: number;
-  published: number;
-}
-
 interface Checkpoint {
   since: number;
   until: number;
-  packages: Record<string, PackageProgress>;
+  packages: Record<string, VoidedProgress>;
 }
 
 interface Options {
@@ -148,7 +138,6 @@ function saveCheckpoint(file: string | undefined, c: Checkpoint): void {
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runBackfillPlayStore(args: string[], env = process.env): Promise<number> {
   let opts: Options | 'help';
@@ -181,7 +170,7 @@ export async function runBackfillPlayStore(args: string[], env = process.env): P
   return 0;
 }
 
-/** Reads every page of one package's voided purchases in the range and publishes them, page by page. */
+/** One package through the shared loop (lib/adapters/play/backfill.ts), checkpointed after every page. */
 async function backfillPackage(
   opts: Options,
   pkg: string,
@@ -194,31 +183,27 @@ async function backfillPackage(
     say(`${pkg}: already done in ${opts.checkpoint}`);
     return;
   }
-  const requestId = `backfill-${randomUUID()}`;
-  for (;;) {
-    if (progress.pages > 0) await sleep(opts.minIntervalMs);
-    // type=1: voided subscriptions too (type=0, the default, is one-time products only).
-    const page = await opts.api.listVoidedPurchases(pkg, {
-      type: 1,
-      maxResults: opts.pageSize,
-      ...(progress.nextPageToken
-        ? { token: progress.nextPageToken }
-        : { startTime: opts.since, endTime: opts.until }),
-    });
-    const receivedAt = Date.now();
-    const records = page.voidedPurchases.flatMap(
-      (v) => voidedRecord(v, pkg, { receivedAt, requestId }) ?? [],
-    );
-    if (records.length > 0) await producer.send({ topic, acks: -1, messages: records });
-    progress.pages += 1;
-    progress.found += page.voidedPurchases.length;
-    progress.published += records.length;
-    progress.nextPageToken = page.nextPageToken;
-    progress.done = !page.nextPageToken;
-    saveCheckpoint(opts.checkpoint, checkpoint);
-    say(
-      `${pkg}: page ${progress.pages}: found ${page.voidedPurchases.length}, published ${records.length} (total ${progress.found} found, ${progress.published} published)`,
-    );
-    if (progress.done) return;
-  }
+  await backfillVoidedPurchases(
+    {
+      list: (name, query) => opts.api.listVoidedPurchases(name, query),
+      send: async (records) => {
+        await producer.send({ topic, acks: -1, messages: records });
+      },
+      onPage: (p, page) => {
+        saveCheckpoint(opts.checkpoint, checkpoint);
+        say(
+          `${pkg}: page ${p.pages}: found ${page.found}, published ${page.published} (total ${p.found} found, ${p.published} published)`,
+        );
+      },
+      now: Date.now,
+    },
+    {
+      packageName: pkg,
+      since: opts.since,
+      until: opts.until,
+      pageSize: opts.pageSize,
+      minIntervalMs: opts.minIntervalMs,
+      progress,
+    },
+  );
 }
