@@ -10,7 +10,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Producer } from 'kafkajs';
 import pino from 'pino';
-import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { HttpPlayApi } from '../../lib/adapters/play/api';
+import { UsageError, playAccessToken } from './playCredentials';
 import { backfillVoidedPurchases, type VoidedProgress } from '../../lib/adapters/play/backfill';
 import { errorMessage } from '../../lib/core/errors';
 import { TopicNames } from '../../lib/core/topics';
@@ -47,8 +48,6 @@ interface Options {
   prefix: string;
 }
 
-class UsageError extends Error {}
-
 function time(name: string, s: string | undefined, fallback?: number): number {
   if (s === undefined) {
     if (fallback === undefined) throw new UsageError(`${name} is required`);
@@ -63,17 +62,6 @@ function positive(name: string, s: string, min: number): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}`);
   return n;
-}
-
-function accessToken(
-  values: { 'play-api-token'?: string; 'play-service-account'?: string },
-  env: NodeJS.ProcessEnv,
-) {
-  const token = values['play-api-token'] ?? env.PLAY_API_TOKEN;
-  if (token) return staticToken(token);
-  const keyFile = values['play-service-account'] ?? env.PLAY_SERVICE_ACCOUNT_KEY_FILE;
-  if (!keyFile) throw new UsageError('--play-api-token or --play-service-account is required');
-  return serviceAccountToken(JSON.parse(readFileSync(keyFile, 'utf8')));
 }
 
 function options(args: string[], env: NodeJS.ProcessEnv): Options | 'help' {
@@ -100,7 +88,7 @@ function options(args: string[], env: NodeJS.ProcessEnv): Options | 'help' {
   if (packages.length === 0) throw new UsageError('--package or PLAY_PACKAGE_NAMES is required');
   const api = new HttpPlayApi({
     rootUrl: values['play-api-url'] ?? env.PLAY_API_ROOT_URL,
-    accessToken: accessToken(values, env),
+    accessToken: playAccessToken(values, env),
     maxAttempts: 6,
     initialBackoffMs: 500,
   });

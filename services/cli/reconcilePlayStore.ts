@@ -8,11 +8,11 @@
  * Exit status: 0 done, 1 Play API / Kafka / database failure, 2 usage.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
-import { HttpPlayApi, serviceAccountToken, staticToken } from '../../lib/adapters/play/api';
+import { HttpPlayApi } from '../../lib/adapters/play/api';
+import { UsageError, playAccessToken } from './playCredentials';
 import { PgPlayRepo } from '../../lib/adapters/play/repo';
 import { errorMessage } from '../../lib/core/errors';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
@@ -45,8 +45,6 @@ Exit: 0 done, 1 Play API / Kafka / database failure, 2 usage.
 const LIVE_STATUSES = ['ACTIVE', 'TRIAL', 'GRACE_PERIOD', 'BILLING_RETRY', 'PAUSED'];
 const KEY_PREFIX = 'play_store:';
 
-class UsageError extends Error {}
-
 interface Options {
   keys: string[];
   tokens: string[];
@@ -70,17 +68,6 @@ function duration(s: string): number {
   if (!m) throw new UsageError(`--older-than: not a duration: ${s}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] as number;
   return Number(m[1]) * unit;
-}
-
-function accessToken(
-  values: { 'play-api-token'?: string; 'play-service-account'?: string },
-  env: NodeJS.ProcessEnv,
-) {
-  const token = values['play-api-token'] ?? env.PLAY_API_TOKEN;
-  if (token) return staticToken(token);
-  const keyFile = values['play-service-account'] ?? env.PLAY_SERVICE_ACCOUNT_KEY_FILE;
-  if (!keyFile) throw new UsageError('--play-api-token or --play-service-account is required');
-  return serviceAccountToken(JSON.parse(readFileSync(keyFile, 'utf8')));
 }
 
 function options(args: string[], env: NodeJS.ProcessEnv): Options | 'help' {
@@ -124,7 +111,7 @@ function options(args: string[], env: NodeJS.ProcessEnv): Options | 'help' {
     packages,
     api: new HttpPlayApi({
       rootUrl: values['play-api-url'] ?? env.PLAY_API_ROOT_URL,
-      accessToken: accessToken(values, env),
+      accessToken: playAccessToken(values, env),
       maxAttempts: 4,
       initialBackoffMs: 500,
     }),
