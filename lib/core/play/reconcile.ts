@@ -8,24 +8,18 @@
  * reconciliation is never taken for a duplicate.
  */
 import { RAW_HEADERS } from '../rawHeaders';
-import { rawKeyOf } from './envelope';
+import { syntheticPush, type SyntheticPush } from './syntheticPush';
 import {
   RECONCILIATION_TYPE,
   type DeveloperNotification,
   type PlaySnapshot,
-  type PubSubPushEnvelope,
   type SubscriptionPurchaseV2,
 } from './model';
 import { autoRenewOf, maxExpiry, stateOf, subscriptionDrafts, type Draft } from './subscriptionRules';
 
 const RECONCILE_SOURCE = 'play-store:subscriptionsv2';
 
-export interface ReconcileRecord {
-  messageId: string;
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
-}
+export type ReconcileRecord = SyntheticPush;
 
 /** The drafts the normalizer will derive for this token: empty when the snapshot matches Google. */
 export function reconcileDrafts(
@@ -64,24 +58,10 @@ export function reconcileRecord(
     eventTimeMillis: String(opts.now),
     subscriptionNotification: { version: '1.0', notificationType: RECONCILIATION_TYPE, purchaseToken: token },
   };
-  const messageId = `reconcile:${token}:${opts.now}`;
-  const publishTime = new Date(opts.now).toISOString();
-  const envelope: PubSubPushEnvelope = {
-    message: { data: Buffer.from(JSON.stringify(n)).toString('base64'), messageId, publishTime },
+  return syntheticPush(n, `reconcile:${token}:${opts.now}`, {
+    receivedAt: opts.now,
+    requestId: opts.requestId,
     subscription: 'storeline-reconcile',
-  };
-  return {
-    messageId,
-    key: rawKeyOf(n, messageId),
-    value: Buffer.from(JSON.stringify(envelope)),
-    headers: {
-      [RAW_HEADERS.format]: 'play-store-pubsub',
-      [RAW_HEADERS.receivedAt]: String(opts.now),
-      [RAW_HEADERS.requestId]: opts.requestId,
-      [RAW_HEADERS.notificationId]: messageId,
-      'message-id': messageId,
-      'publish-time': publishTime,
-      [RAW_HEADERS.reconcile]: RECONCILE_SOURCE,
-    },
-  };
+    origin: [RAW_HEADERS.reconcile, RECONCILE_SOURCE],
+  });
 }

@@ -7,17 +7,13 @@
  * https://developer.android.com/google/play/billing/rtdn-reference#voided-purchase
  */
 import { RAW_HEADERS } from '../rawHeaders';
-import { rawKeyOf } from './envelope';
-import type { DeveloperNotification, PubSubPushEnvelope } from './model';
+import type { DeveloperNotification } from './model';
+import { syntheticPush, type SyntheticPush } from './syntheticPush';
 import type { VoidedPurchase } from './ports';
 
 const BACKFILL_SOURCE = 'play-store:voided-purchases';
 
-export interface BackfillRecord {
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
-}
+export type BackfillRecord = SyntheticPush;
 
 /**
  * The raw record for `v`, or undefined when it lacks the token or order id a notification needs.
@@ -42,27 +38,9 @@ export function voidedRecord(
     },
   };
   // A stable synthetic messageId: the same voided purchase backfilled twice is the same message.
-  const messageId = `backfill-voided:${v.orderId}`;
-  const publishTime = new Date(opts.receivedAt).toISOString();
-  const envelope: PubSubPushEnvelope = {
-    message: {
-      data: Buffer.from(JSON.stringify(n)).toString('base64'),
-      messageId,
-      publishTime,
-    },
+  return syntheticPush(n, `backfill-voided:${v.orderId}`, {
+    ...opts,
     subscription: 'storeline-backfill',
-  };
-  return {
-    key: rawKeyOf(n, messageId),
-    value: Buffer.from(JSON.stringify(envelope)),
-    headers: {
-      [RAW_HEADERS.format]: 'play-store-pubsub',
-      [RAW_HEADERS.receivedAt]: String(opts.receivedAt),
-      [RAW_HEADERS.requestId]: opts.requestId,
-      [RAW_HEADERS.notificationId]: messageId,
-      'message-id': messageId,
-      'publish-time': publishTime,
-      [RAW_HEADERS.backfill]: BACKFILL_SOURCE,
-    },
-  };
+    origin: [RAW_HEADERS.backfill, BACKFILL_SOURCE],
+  });
 }
