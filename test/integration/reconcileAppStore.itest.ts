@@ -197,6 +197,21 @@ async function reconcile(extra: string[]): Promise<{ status: number; stdout: str
   return { status, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
+/**
+ * How many records the raw App Store topic holds. The CLI exits only after Kafka acknowledged what it
+ * published, so comparing this before and after a run shows exactly whether it published, with no waiting.
+ */
+async function rawRecordCount(): Promise<number> {
+  const admin = c.kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(c.names.name('rawAppStore'));
+    return offsets.reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 const onTopic = (t: 'rawAppStore' | 'subscriptionEvents') => (r: Collected) => r.topic === c.names.name(t);
 
 const metric = async (name: string) =>
@@ -298,6 +313,7 @@ describe('storeline reconcile app-store', () => {
 
   it('a matching subscription: "matches", nothing published (--all-active --older-than)', async () => {
     const before = c.sink.records.length;
+    const rawBefore = await rawRecordCount();
     const stale = await seedSubscription(3 * HOUR);
     appleSays(stale.otid, 1, stale.tx, stale.renewal);
     const recent = await seedSubscription(10 * 60_000); // heard of lately: not picked
@@ -307,12 +323,13 @@ describe('storeline reconcile app-store', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`app_store:${stale.otid}: matches`);
     expect(r.stderr).toMatch(/reconciling 1 App Store subscription/);
-    await new Promise((res) => setTimeout(res, 1000));
+    expect(await rawRecordCount()).toBe(rawBefore);
     expect(c.sink.records.length).toBe(before);
   });
 
   it('a subscription Apple does not list, or signed by an untrusted root: exit 1, nothing published', async () => {
     const before = c.sink.records.length;
+    const rawBefore = await rawRecordCount();
     const unknown = await seedSubscription(HOUR);
     const forged = await seedSubscription(HOUR);
     const other = await createPki();
@@ -340,11 +357,12 @@ describe('storeline reconcile app-store', () => {
     expect(r.stderr).toMatch(new RegExp(`app_store:${unknown.otid}: not reconciled: .*HTTP 404`));
     expect(r.stderr).toMatch(new RegExp(`app_store:${forged.otid}: not reconciled: .*trusted root`));
     expect(r.stdout).toBe('');
-    await new Promise((res) => setTimeout(res, 1000));
+    expect(await rawRecordCount()).toBe(rawBefore);
     expect(c.sink.records.length).toBe(before);
   });
   it('a key Apple refuses (401) stops the run: exit 1, one request, nothing published', async () => {
     const before = c.sink.records.length;
+    const rawBefore = await rawRecordCount();
     const a = await seedSubscription(HOUR);
     const b = await seedSubscription(HOUR);
     appleSays(a.otid, 2, a.tx, a.renewal);
@@ -360,7 +378,7 @@ describe('storeline reconcile app-store', () => {
     expect(r.stderr).toContain('stopped: 2 of 2 subscription(s) not reconciled');
     expect(r.stderr).not.toContain('BEGIN PRIVATE KEY');
     expect(c.fake.state.unauthorized - refusedBefore).toBe(1);
-    await new Promise((res) => setTimeout(res, 1000));
+    expect(await rawRecordCount()).toBe(rawBefore);
     expect(c.sink.records.length).toBe(before);
   });
 });
