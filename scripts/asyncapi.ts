@@ -10,8 +10,11 @@ import { TOPICS, type TopicId, type TopicSpec } from '../lib/core/topics';
 
 const AVRO = 'application/vnd.apache.avro;version=1.9.0';
 
-/** The canonical stream's version; docs/consuming.md keeps its changelog. 1.1.0: planChange base plans. */
-export const STREAM_VERSION = '1.1.0';
+/**
+ * The canonical stream's version; docs/consuming.md keeps its changelog. 1.1.0: planChange base plans;
+ * 1.2.0: revision and retracted (corrections).
+ */
+export const STREAM_VERSION = '1.2.0';
 
 /** Who writes and who reads each topic (groups as configured by default). */
 const FLOWS: Record<

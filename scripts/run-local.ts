@@ -90,6 +90,19 @@ const LOCAL_SERVICES: ServiceDef[] = [
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
     },
   },
+  // Opt-in: it sends customer data to Apple, so it needs REFUND_RESPONDER_ENABLED=true and the App Store
+  // Server API credentials (APPLE_*, or APP_STORE_API_URL pointing at a fake) in this shell's environment;
+  // started without them it would only exit and be restarted in a loop.
+  ...(process.env.REFUND_RESPONDER_ENABLED === 'true'
+    ? [
+        {
+          name: 'refund-responder',
+          entry: 'services/refund-responder/main.ts',
+          port: 8097,
+          env: { REFUND_RESPONDER_API_KEYS: 'local-development-refund-key' },
+        },
+      ]
+    : []),
 ];
 
 /** The live process of each service (replaced when the supervisor restarts one). */
@@ -202,6 +215,9 @@ async function main(): Promise<void> {
       '  churn-triggers       http://127.0.0.1:8092/readyz',
       '  webhook admin API    http://127.0.0.1:8093/v1/endpoints  (Authorization: Bearer local-development-admin-key)',
       `  demo webhook target  http://127.0.0.1:${DEMO_PORT}/webhooks  (endpoint "local-demo", secret generated per run)`,
+      process.env.REFUND_RESPONDER_ENABLED === 'true'
+        ? '  refund responder     http://127.0.0.1:8097/refund-requests  (Authorization: Bearer local-development-refund-key)'
+        : '  refund responder     off (opt-in: REFUND_RESPONDER_ENABLED=true and APPLE_*, see docs/toolkit.md)',
       '  every service        /healthz /readyz /metrics; logs in .stack/logs/',
       'Ctrl-C stops the services; `npm run stack:down` stops the stack.',
     ].join('\n'),

@@ -3,13 +3,10 @@
  * (admin offsets), read_committed, in a throwaway consumer group that never commits, so the read is
  * invisible to the services and leaves no lag behind. Re-drive writes with the idempotent producer.
  */
-import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { DeadLetter } from '../core/dlq/deadLetters';
-import { createIdempotentProducer, readHeaders, type Headers } from './kafka';
-
-/** How long a read may take before it gives up on reaching the end (an open transaction holds it back). */
-const DEFAULT_TIMEOUT_MS = 30_000;
+import { createIdempotentProducer, type Headers } from './kafka';
+import { readRanges, type OffsetRange } from './rangeReader';
 
 /** Those of `topics` the cluster has (a prefix whose catalog was never created has none). */
 export async function existingTopics(kafka: Kafka, topics: string[]): Promise<string[]> {
@@ -23,107 +20,38 @@ export async function existingTopics(kafka: Kafka, topics: string[]): Promise<st
   }
 }
 
-/** The end offset of every partition with records, per topic; partitions already at their end are left out. */
-async function endOffsets(kafka: Kafka, topics: string[]): Promise<Map<string, number>> {
+/** Each partition of `topics` that has records, from its start to its current end. */
+async function wholeTopics(kafka: Kafka, topics: string[]): Promise<OffsetRange[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = new Map<string, number>();
+    const ranges: OffsetRange[] = [];
     for (const topic of topics) {
       for (const p of await admin.fetchTopicOffsets(topic)) {
-        if (Number(p.high) > Number(p.low)) ends.set(`${topic}/${p.partition}`, Number(p.high));
+        ranges.push({ topic, partition: p.partition, start: Number(p.low), end: Number(p.high) });
       }
     }
-    return ends;
+    return ranges;
   } finally {
     await admin.disconnect();
   }
 }
 
-/** Keeps only the partition of `at` in `ends`, ending right after `at`'s offset (nothing if it is past the end). */
-function narrowTo(ends: Map<string, number>, topics: string[], at: { partition: number; offset: number }) {
-  if (topics.length !== 1) throw new Error('reading one record needs exactly one topic');
-  const id = `${topics[0]}/${at.partition}`;
-  const end = ends.get(id);
-  ends.clear();
-  if (end !== undefined && at.offset < end) ends.set(id, at.offset + 1);
-}
-
 /**
- * Every record of `topics` up to their current ends (or the one record `at`). With read_committed, records
- * of an aborted transaction and transaction markers are skipped, so a partition counts as read once the
- * consumer's position passes the last offset below its end.
+ * Every record of `topics` up to their current ends (or the one record `at`, of a single topic), through
+ * readRanges: read_committed, in a throwaway group that never commits.
  */
 export async function readDeadLetters(
   kafka: Kafka,
   topics: string[],
   opts: { timeoutMs?: number; at?: { partition: number; offset: number } } = {},
 ): Promise<DeadLetter[]> {
-  const ends = await endOffsets(kafka, topics);
   const at = opts.at;
-  if (at && ends.size > 0) narrowTo(ends, topics, at);
-  const out: DeadLetter[] = [];
-  if (ends.size === 0) return out;
-  const consumer = kafka.consumer({
-    groupId: `storeline-dlq-${process.pid}-${randomBytes(4).toString('hex')}`,
-    readUncommitted: false,
-  });
-  const pending = new Set(ends.keys());
-  // A seek can deliver again what a batch fetched before it already did.
-  const seen = new Set<string>();
-  let finish: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  // Batches of transaction markers only never reach eachBatch; the batch events see every batch.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    const id = `${payload.topic}/${payload.partition}`;
-    if (Number(payload.lastOffset) + 1 >= (ends.get(id) ?? 0)) pending.delete(id);
-    if (pending.size === 0) finish();
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const id = `${batch.topic}/${batch.partition}`;
-        const end = ends.get(id) ?? 0;
-        for (const m of batch.messages) {
-          if (Number(m.offset) >= end) break;
-          if (at && Number(m.offset) < at.offset) continue;
-          const position = `${id}@${m.offset}`;
-          if (seen.has(position)) continue;
-          seen.add(position);
-          out.push({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            timestamp: Number(m.timestamp),
-            key: m.key,
-            value: m.value,
-            headers: readHeaders(m.headers),
-          });
-        }
-      },
-    });
-    // One record (`show`): start at it rather than read the partition from its start.
-    if (at) consumer.seek({ topic: topics[0]!, partition: at.partition, offset: String(at.offset) });
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
-    const result = await Promise.race([done, timedOut]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
-      throw new Error(
-        `could not read ${[...pending].join(', ')} to its end within ${timeoutMs} ms (an open transaction?)`,
-      );
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return out.sort(
-    (a, b) =>
-      a.topic.localeCompare(b.topic) || a.partition - b.partition || Number(a.offset) - Number(b.offset),
-  );
+  if (at && topics.length !== 1) throw new Error('reading one record needs exactly one topic');
+  const ranges = (await wholeTopics(kafka, topics))
+    .filter((r) => !at || r.partition === at.partition)
+    .map((r) => (at ? { ...r, start: at.offset, end: Math.min(r.end, at.offset + 1) } : r));
+  return readRanges(kafka, ranges, { timeoutMs: opts.timeoutMs, label: 'dlq' });
 }
 
 export interface Redrive {

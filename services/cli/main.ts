@@ -1,8 +1,9 @@
-/** The `storeline` command: normalize, state rebuild, topics create, tail, backfill, reconcile, dlq. */
+/** The `storeline` command: normalize, state rebuild, topics create, tail, backfill, reconcile, dlq, renormalize. */
 import { runBackfill } from './backfill';
 import { runDlq } from './dlq';
 import { runNormalize } from './normalize';
 import { runReconcile } from './reconcile';
+import { runRenormalize } from './renormalize';
 import { runState } from './state';
 import { runTail } from './tail';
 import { runTopics } from './topics';
@@ -21,6 +22,10 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
     help: 'compare state with the store and emit what differs (play-store | app-store)',
   },
   dlq: { run: runDlq, help: 'list, show and re-drive dead letters (list | show | redrive)' },
+  renormalize: {
+    run: runRenormalize,
+    help: 'run the current mapping over a range of raw records and correct what differs',
+  },
 };
 
 const USAGE = `usage: storeline <command>\n${Object.entries(COMMANDS)

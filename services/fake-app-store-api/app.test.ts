@@ -60,3 +60,32 @@ describe('fake App Store Server API: tokens checked as Apple checks them', () =>
     expect(await status('/inApps/v1/subscriptions/1000', await make())).toBe(401);
   });
 });
+
+describe('fake App Store Server API: Send Consumption Information', () => {
+  const put = async (path: string, body: unknown) =>
+    fetch(`${url}${path}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('accepts a valid v2 body with 202 and records it', async () => {
+    const body = { customerConsented: true, deliveryStatus: 'DELIVERED', sampleContentProvided: false };
+    const res = await put('/inApps/v2/transactions/consumption/42', body);
+    expect(res.status).toBe(202);
+    const recorded = (await (await fetch(`${url}/_fake/consumption`)).json()) as { requests: unknown[] };
+    expect(recorded.requests).toContainEqual(
+      expect.objectContaining({ version: 'v2', transactionId: '42', body, status: 202 }),
+    );
+  });
+
+  it.each([
+    ['v2', { customerConsented: false, deliveryStatus: 'DELIVERED', sampleContentProvided: false }],
+    ['v2', { customerConsented: true, deliveryStatus: 0, sampleContentProvided: false }],
+    ['v1', { customerConsented: true, deliveryStatus: 'DELIVERED', sampleContentProvided: false }],
+  ])('refuses an invalid %s body with 400', async (version, body) => {
+    const res = await put(`/inApps/${version}/transactions/consumption/43`, body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errorCode: 4000000 });
+  });
+});

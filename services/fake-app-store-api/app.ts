@@ -3,6 +3,8 @@
  * tests and the local demo (Apple's API cannot run here):
  *   POST /inApps/v1/notifications/history[?paginationToken=]  Get Notification History
  *   GET  /inApps/v1/subscriptions/{transactionId}             Get All Subscription Statuses
+ *   PUT  /inApps/{v2|v1}/transactions/consumption/{id}        Send Consumption Information (202; every
+ *                                                             accepted body is kept: GET /_fake/consumption)
  * Every request needs `Authorization: Bearer <JWT>` signed ES256 with the configured key, with Apple's
  * claims (kid, iss, aud appstoreconnect-v1, bid, exp at most 60 minutes after iat); anything else is 401.
  * Scenario data (signed notifications, statuses, injected 429/5xx answers) is set in process through
@@ -34,6 +36,17 @@ export interface FakeAppStoreState {
   historyRequests: { startDate: number; endDate: number; paginationToken?: string }[];
   /** Requests refused with 401. */
   unauthorized: number;
+  /** Every Send Consumption Information request that passed authentication, in arrival order. */
+  consumption: ConsumptionRecord[];
+}
+
+interface ConsumptionRecord {
+  version: 'v1' | 'v2';
+  transactionId: string;
+  body: unknown;
+  /** 202 when accepted, else the 400 Apple would answer. */
+  status: number;
+  receivedAt: number;
 }
 
 export interface FakeAppStoreOptions {
@@ -51,6 +64,7 @@ export function createFakeAppStoreApi(opts: FakeAppStoreOptions): { app: Express
     failures: [],
     historyRequests: [],
     unauthorized: 0,
+    consumption: [],
   };
   const app = express();
   app.use(express.json({ limit: '5mb' }));
@@ -64,6 +78,7 @@ export function createFakeAppStoreApi(opts: FakeAppStoreOptions): { app: Express
     if (status === undefined) return apiError(res, 404, 4040010, 'Transaction id not found.');
     res.json(status);
   });
+  consumptionRoute(api, state);
   app.use('/inApps', api);
   return { app, state };
 }
@@ -85,6 +100,9 @@ function scenarioRoutes(app: Express, state: FakeAppStoreState): void {
   app.put('/_fake/failures', (req, res) => {
     state.failures = (req.body?.failures ?? []) as InjectedFailure[];
     res.status(204).end();
+  });
+  app.get('/_fake/consumption', (_req, res) => {
+    res.json({ requests: state.consumption });
   });
   app.get('/_fake/state', (_req, res) => {
     res.json({
@@ -199,4 +217,77 @@ function signedDate(jws: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Send Consumption Information: v2 (https://developer.apple.com/documentation/appstoreserverapi/consumptionrequest)
+ * and v1 (https://developer.apple.com/documentation/appstoreserverapi/consumptionrequestv1). The fake checks
+ * the required fields and their types and that customerConsented is true (Apple answers 400 otherwise),
+ * records the request, and answers 202 with no body.
+ */
+function consumptionRoute(api: express.Router, state: FakeAppStoreState): void {
+  for (const version of ['v1', 'v2'] as const)
+    api.put(`/${version}/transactions/consumption/:transactionId`, (req, res) => {
+      const body: unknown = req.body;
+      const problem = version === 'v2' ? checkConsumptionV2(body) : checkConsumptionV1(body);
+      const status = problem ? 400 : 202;
+      state.consumption.push({
+        version,
+        transactionId: req.params.transactionId as string,
+        body,
+        status,
+        receivedAt: Date.now(),
+      });
+      if (problem) return apiError(res, 400, 4000000, `Invalid request: ${problem}.`);
+      res.status(202).end();
+    });
+}
+
+const V2_DELIVERY = [
+  'DELIVERED',
+  'UNDELIVERED_QUALITY_ISSUE',
+  'UNDELIVERED_WRONG_ITEM',
+  'UNDELIVERED_SERVER_OUTAGE',
+  'UNDELIVERED_OTHER',
+];
+const V2_REFUND = ['DECLINE', 'GRANT_FULL', 'GRANT_PRORATED'];
+
+function checkConsumptionV2(body: unknown): string | undefined {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (b.customerConsented !== true) return 'customerConsented must be true';
+  if (!V2_DELIVERY.includes(b.deliveryStatus as string)) return 'invalid deliveryStatus';
+  if (typeof b.sampleContentProvided !== 'boolean') return 'invalid sampleContentProvided';
+  if (b.refundPreference !== undefined && !V2_REFUND.includes(b.refundPreference as string))
+    return 'invalid refundPreference';
+  const p = b.consumptionPercentage;
+  if (p !== undefined && !(Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 100_000))
+    return 'consumptionPercentage out of range';
+  return undefined;
+}
+
+/** Each v1 integer field with its largest value. */
+const V1_INTS: Record<string, number> = {
+  accountTenure: 7,
+  consumptionStatus: 3,
+  deliveryStatus: 5,
+  lifetimeDollarsPurchased: 7,
+  lifetimeDollarsRefunded: 7,
+  platform: 2,
+  playTime: 7,
+  userStatus: 4,
+};
+
+function checkConsumptionV1(body: unknown): string | undefined {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (b.customerConsented !== true) return 'customerConsented must be true';
+  for (const [field, max] of Object.entries(V1_INTS)) {
+    const v = b[field];
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max) return `invalid ${field}`;
+  }
+  if (typeof b.sampleContentProvided !== 'boolean') return 'invalid sampleContentProvided';
+  if (typeof b.appAccountToken !== 'string') return 'invalid appAccountToken';
+  const r = b.refundPreference;
+  if (r !== undefined && !(Number.isInteger(r) && (r as number) >= 0 && (r as number) <= 3))
+    return 'invalid refundPreference';
+  return undefined;
 }

@@ -8,6 +8,7 @@ import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 import { PgPlayRepo, PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
 import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 import type { DeveloperNotification } from '../../lib/core/play/model';
+import type { diffPlay } from '../../lib/core/play/diff';
 import { createPlayProcessor } from '../../lib/core/play/processor';
 import { createPool, migrate } from '../../lib/platform/db';
 import { stackEnv } from '../support/env';
@@ -18,7 +19,7 @@ import { codecs, randomSchema } from '../support/state';
 import { envelope } from './builders/play';
 import { waitProcessed } from './normalizerProgress';
 
-export async function startPlayPipeline() {
+export async function startPlayPipeline(opts: { diff?: typeof diffPlay } = {}) {
   const kafka = testKafka();
   const names = await createCatalogTopics(kafka);
   const { eventCodec } = await codecs(names);
@@ -39,6 +40,7 @@ export async function startPlayPipeline() {
       repo: new PgPlayRepo(pool),
       logger: testLogger,
       acknowledge: false,
+      diff: opts.diff,
     }),
   });
   await normalizer.start();
@@ -49,6 +51,9 @@ export async function startPlayPipeline() {
     names,
     fake,
     eventCodec,
+    /** The normalizer's schema (snapshots, outcomes) and consumer group. */
+    pool,
+    groupId,
     /** Posts `n` to the receiver; resolves once the normalizer has committed it. */
     async push(n: DeveloperNotification, messageId: string): Promise<number> {
       const r = await post(

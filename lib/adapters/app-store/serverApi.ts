@@ -4,7 +4,10 @@
  * Retry-After honoured); any other 4xx fails at once. Only what the CLI needs is here:
  * Get Notification History (https://developer.apple.com/documentation/appstoreserverapi/get-notification-history)
  * for backfill, Get All Subscription Statuses
- * (https://developer.apple.com/documentation/appstoreserverapi/get-all-subscription-statuses) for reconcile.
+ * (https://developer.apple.com/documentation/appstoreserverapi/get-all-subscription-statuses) for reconcile,
+ * Send Consumption Information
+ * (https://developer.apple.com/documentation/appstoreserverapi/send-consumption-information, and its v1)
+ * for the refund responder.
  * The token and the key are never logged nor put into an error.
  */
 import { importPKCS8, SignJWT, type KeyLike } from 'jose';
@@ -24,14 +27,18 @@ export class AppStoreApiError extends PipelineError {
   constructor(
     message: string,
     readonly status: number | undefined,
-    opts: { retriable: boolean; apiErrorCode?: number; cause?: unknown },
+    opts: { retriable: boolean; apiErrorCode?: number; cause?: unknown; retryAfter?: string | null },
   ) {
     super(message, {
       retriable: opts.retriable,
       cause: opts.cause,
       context: opts.apiErrorCode === undefined ? {} : { apiErrorCode: opts.apiErrorCode },
     });
+    this.retryAfter = opts.retryAfter ?? null;
   }
+
+  /** The answer's Retry-After header, for a caller that schedules its own retries. */
+  readonly retryAfter: string | null;
 }
 
 /** Reads the .p8 (PKCS#8 PEM) key; the message of a failure never quotes the file. */
@@ -142,7 +149,15 @@ export class AppStoreServerApi {
     return parsed.data;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+  /**
+   * Send Consumption Information: `PUT /inApps/{v2|v1}/transactions/consumption/{transactionId}` with the
+   * version's body (lib/core/app-store/consumption.ts builds it); Apple answers 202 with no body.
+   */
+  async sendConsumptionInformation(path: string, body: object): Promise<void> {
+    await this.request('PUT', path, body, false);
+  }
+
+  private async request(method: string, path: string, body?: unknown, json = true): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       await this.sleep(this.bucket.take(this.now()));
       let res: Response;
@@ -165,7 +180,7 @@ export class AppStoreServerApi {
         );
         continue;
       }
-      if (res.ok) return res.json();
+      if (res.ok) return json ? res.json() : res.arrayBuffer().then(() => undefined);
       const text = await res.text().catch(() => '');
       await this.retryOrThrow(
         res.status,
@@ -189,6 +204,7 @@ export class AppStoreServerApi {
       throw new AppStoreApiError(transient ? `${message} (${d.reason})` : message, status, {
         retriable: transient,
         apiErrorCode: apiErrorCode(message),
+        retryAfter,
       });
     }
     this.opts.onRetry?.({ status, attempt, waitMs: d.waitMs });

@@ -28,6 +28,8 @@ export interface NormalizerDeps {
   /** App Store dedupe by notification id (the service always has it; in-process tests may not). */
   claims?: NotificationClaims;
   probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
+  /** The App Store mapping; the current one unless a test runs another (yesterday's, for renormalize). */
+  mapAppStore?: typeof normalizeAppStore;
   stallAfterMs?: number;
   exitAfterMs?: number;
 }
@@ -55,6 +57,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     [rawPlayStore, names.dlqOf('rawPlayStore')],
   ]);
   const play = deps.play;
+  const mapAppStore = deps.mapAppStore ?? normalizeAppStore;
   const registers = deps.metrics ? [deps.metrics] : [];
   const consumed = new Counter({
     name: 'storeline_normalizer_records_consumed_total',
@@ -83,7 +86,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
 
   const appStore = async (rec: InputRecord): Promise<SubscriptionEvent[]> => {
     if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-    const events = normalizeAppStore(rec.headers[RAW_HEADERS.format], rec.value, rawContext(rec));
+    const events = mapAppStore(rec.headers[RAW_HEADERS.format], rec.value, rawContext(rec));
     const id = events[0]?.source.notificationId;
     if (!deps.claims || id === undefined) return events;
     if (await deps.claims.claim(rec.topic, id, rec.partition, rec.offset)) return events;

@@ -16,7 +16,7 @@ import type { Pool } from 'pg';
 import { inTransaction, type Migration } from '../../platform/db';
 import type { SubscriptionEvent } from '../../core/generated/avro';
 import type { PlaySnapshot } from '../../core/play/model';
-import type { Outcome, PlayRepo } from '../../core/play/ports';
+import type { Outcome, PlayRepo, StoredDiffInput } from '../../core/play/ports';
 
 /** Subscription orders renew as GPA.x..0, GPA.x..1, …: the base id identifies the subscription. */
 const orderBase = (orderId: string) => orderId.replace(/\.\.\d+$/, '');
@@ -60,6 +60,14 @@ export const PLAY_MIGRATIONS: Migration[] = [
       ON CONFLICT (message_id) DO NOTHING;
     `,
   },
+  {
+    // The diff's inputs (notification, API answers, snapshots it was compared with), so a re-normalization
+    // runs the fixed mapping on what the normalizer saw then. Outcomes stored before have none: renormalize
+    // reports and skips them.
+    version: 3,
+    name: 'play outcome inputs',
+    sql: `ALTER TABLE play_outcomes ADD COLUMN inputs jsonb;`,
+  },
 ];
 
 function orderOf(s: PlaySnapshot): string | null {
@@ -102,11 +110,23 @@ export class PgPlayRepo implements PlayRepo {
     return r.rows[0]?.root_token;
   }
 
+  /** The stored outcome of `outcomeId` with the diff's inputs (null for outcomes stored before inputs were). */
+  async storedInputs(
+    outcomeId: string,
+  ): Promise<{ rawPosition: string; inputs: StoredDiffInput | null } | undefined> {
+    const r = await this.pool.query<{ raw_position: string; inputs: StoredDiffInput | null }>(
+      'SELECT raw_position, inputs FROM play_outcomes WHERE message_id = $1',
+      [outcomeId],
+    );
+    const row = r.rows[0];
+    return row && { rawPosition: row.raw_position, inputs: row.inputs };
+  }
+
   async commit(o: Outcome): Promise<void> {
     await inTransaction(this.pool, async (c) => {
       await c.query(
-        'INSERT INTO play_outcomes (message_id, raw_position, events) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING',
-        [o.messageId, o.rawPosition, JSON.stringify(o.events)],
+        'INSERT INTO play_outcomes (message_id, raw_position, events, inputs) VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING',
+        [o.messageId, o.rawPosition, JSON.stringify(o.events), o.inputs ? JSON.stringify(o.inputs) : null],
       );
       if (o.snapshot) {
         await c.query(

@@ -60,12 +60,16 @@ export function createAggregator(deps: AggregatorDeps) {
     const stop = latency.startTimer();
     const { events, deadLettered } = await batch.decode(deps.eventCodec, dlqTopic);
     if (deadLettered) dead.inc(deadLettered);
-    const states = await inTransaction(deps.pool, (c) => applyEvents(c, events, now()));
-    if (states.length > 0) {
+    const { states, removed } = await inTransaction(deps.pool, (c) => applyEvents(c, events, now()));
+    if (states.length + removed.length > 0) {
       await deps.producer.send({
         topic: stateTopic,
         acks: -1,
-        messages: states.map((s) => ({ key: s.subscriptionKey, value: deps.stateCodec.encode(s) })),
+        messages: [
+          ...states.map((s) => ({ key: s.subscriptionKey, value: deps.stateCodec.encode(s) })),
+          // A subscription whose every event a correction retracted: a tombstone, so compaction forgets it.
+          ...removed.map((key) => ({ key, value: null })),
+        ],
       });
     }
     applied.inc(events.length);

@@ -26,4 +26,15 @@ export const STATE_MIGRATIONS: Migration[] = [
       CREATE INDEX subscription_events_key_time ON subscription_events (subscription_key, occurred_at DESC, event_id DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'event revisions (storeline renormalize corrections)',
+    sql: `
+      -- The revision of each eventId that is applied; a correction with a higher one replaces the row and its
+      -- subscription is folded again from the rows that are not retracted (docs/toolkit.md#re-normalize).
+      ALTER TABLE subscription_events
+        ADD COLUMN revision  int NOT NULL DEFAULT 0,
+        ADD COLUMN retracted boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

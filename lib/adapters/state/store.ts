@@ -1,19 +1,62 @@
 /** The state read model in PostgreSQL: apply a batch of events atomically, and the queries the API serves. */
 import type { Pool, PoolClient } from 'pg';
 import type { SubscriptionEvent, SubscriptionState } from '../../core/generated/avro';
-import { fold, type FoldState } from '../../core/state/fold';
+import { fold, foldAll, type FoldState } from '../../core/state/fold';
+import { splitByRevision } from '../../core/state/revisions';
+
+/** What one batch did: the current state of every subscription it touched, and those left with no events. */
+export interface Applied {
+  states: SubscriptionState[];
+  /** Subscriptions whose every event a correction retracted: their rows are deleted (publish a tombstone). */
+  removed: string[];
+}
 
 /**
  * Applies `events` in one transaction (the caller's): records each new eventId in the history (a repeat is
- * ignored), folds the new ones into their subscriptions' states (rows locked), and returns the current
- * state of every subscription the batch touched, changed or not, for publication.
+ * ignored), folds the new ones into their subscriptions' states (rows locked), applies corrections (a higher
+ * revision of an eventId replaces the row and its subscriptions are folded again from their history; the fold
+ * does not depend on order, lib/core/state/fold.ts), and returns the current state of every subscription the
+ * batch touched, changed or not, for publication.
  */
 export async function applyEvents(
   client: PoolClient,
   events: SubscriptionEvent[],
   now: number,
-): Promise<SubscriptionState[]> {
-  if (events.length === 0) return [];
+): Promise<Applied> {
+  if (events.length === 0) return { states: [], removed: [] };
+  const { originals, corrections } = splitByRevision(events);
+  const fresh = await insertOriginals(client, originals);
+  const refold = await supersede(client, corrections);
+  const keys = [...new Set([...events.map((e) => e.subscriptionKey), ...refold])].sort(); // consistent lock order
+  const rows = await client.query<{ subscription_key: string; fold: FoldState }>(
+    `SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1) ORDER BY subscription_key FOR UPDATE`,
+    [keys],
+  );
+  const states = new Map(rows.rows.map((r) => [r.subscription_key, r.fold]));
+  const changed = new Set<string>();
+  const once = new Set<string>();
+  for (const e of originals) {
+    if (!fresh.has(e.eventId) || once.has(e.eventId) || refold.has(e.subscriptionKey)) continue;
+    once.add(e.eventId);
+    states.set(e.subscriptionKey, fold(states.get(e.subscriptionKey), e, now));
+    changed.add(e.subscriptionKey);
+  }
+  const removed: string[] = [];
+  for (const key of refold) {
+    const st = foldAll(await historyOf(client, key), now);
+    if (st) states.set(key, st);
+    else if (states.delete(key)) removed.push(key);
+    changed.add(key);
+  }
+  await saveStates(client, changed, states, removed);
+  return {
+    states: keys.filter((k) => states.has(k)).map((k) => (states.get(k) as FoldState).state),
+    removed,
+  };
+}
+
+async function insertOriginals(client: PoolClient, events: SubscriptionEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
   const inserted = await client.query<{ event_id: string }>(
     `INSERT INTO subscription_events (event_id, subscription_key, type, occurred_at, event)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
@@ -27,30 +70,73 @@ export async function applyEvents(
       events.map((e) => JSON.stringify(e)),
     ],
   );
-  const fresh = new Set(inserted.rows.map((r) => r.event_id));
-  const keys = [...new Set(events.map((e) => e.subscriptionKey))].sort(); // sorted: consistent lock order
-  const rows = await client.query<{ subscription_key: string; fold: FoldState }>(
-    `SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1) ORDER BY subscription_key FOR UPDATE`,
-    [keys],
+  return new Set(inserted.rows.map((r) => r.event_id));
+}
+
+/**
+ * Writes each correction whose revision is higher than the applied one (a repeat or an older revision changes
+ * nothing) and returns the subscriptions to fold again: the correction's, and the superseded row's when a
+ * mapping fix moved the event to another subscription.
+ */
+async function supersede(client: PoolClient, corrections: SubscriptionEvent[]): Promise<Set<string>> {
+  const refold = new Set<string>();
+  if (corrections.length === 0) return refold;
+  const before = await client.query<{ event_id: string; subscription_key: string }>(
+    'SELECT event_id, subscription_key FROM subscription_events WHERE event_id = ANY($1) FOR UPDATE',
+    [corrections.map((e) => e.eventId)],
   );
-  const states = new Map(rows.rows.map((r) => [r.subscription_key, r.fold]));
-  const changed = new Set<string>();
-  const once = new Set<string>();
-  for (const e of events) {
-    if (!fresh.has(e.eventId) || once.has(e.eventId)) continue;
-    once.add(e.eventId);
-    states.set(e.subscriptionKey, fold(states.get(e.subscriptionKey), e, now));
-    changed.add(e.subscriptionKey);
+  const written = await client.query<{ event_id: string; subscription_key: string }>(
+    `INSERT INTO subscription_events (event_id, subscription_key, type, occurred_at, event, revision, retracted)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::int[], $7::boolean[])
+     ON CONFLICT (event_id) DO UPDATE SET subscription_key = EXCLUDED.subscription_key, type = EXCLUDED.type,
+       occurred_at = EXCLUDED.occurred_at, event = EXCLUDED.event, revision = EXCLUDED.revision,
+       retracted = EXCLUDED.retracted, applied_at = now()
+     WHERE subscription_events.revision < EXCLUDED.revision
+     RETURNING event_id, subscription_key`,
+    [
+      corrections.map((e) => e.eventId),
+      corrections.map((e) => e.subscriptionKey),
+      corrections.map((e) => e.type),
+      corrections.map((e) => e.occurredAt),
+      corrections.map((e) => JSON.stringify(e)),
+      corrections.map((e) => e.revision),
+      corrections.map((e) => e.retracted),
+    ],
+  );
+  const previousKey = new Map(before.rows.map((r) => [r.event_id, r.subscription_key]));
+  for (const r of written.rows) {
+    refold.add(r.subscription_key);
+    const prev = previousKey.get(r.event_id);
+    if (prev !== undefined) refold.add(prev);
   }
+  return refold;
+}
+
+async function historyOf(client: PoolClient, key: string): Promise<SubscriptionEvent[]> {
+  const r = await client.query<{ event: SubscriptionEvent }>(
+    'SELECT event FROM subscription_events WHERE subscription_key = $1 AND NOT retracted ORDER BY event_id',
+    [key],
+  );
+  return r.rows.map((x) => x.event);
+}
+
+async function saveStates(
+  client: PoolClient,
+  changed: Set<string>,
+  states: Map<string, FoldState>,
+  removed: string[],
+): Promise<void> {
   for (const key of changed) {
-    const st = states.get(key) as FoldState;
+    const st = states.get(key);
+    if (!st) continue;
     await client.query(
       `INSERT INTO subscription_state (subscription_key, app_user_id, fold, updated_at) VALUES ($1, $2, $3, now())
        ON CONFLICT (subscription_key) DO UPDATE SET app_user_id = EXCLUDED.app_user_id, fold = EXCLUDED.fold, updated_at = now()`,
       [key, st.state.appUserId, JSON.stringify(st)],
     );
   }
-  return keys.filter((k) => states.has(k)).map((k) => (states.get(k) as FoldState).state);
+  if (removed.length > 0)
+    await client.query('DELETE FROM subscription_state WHERE subscription_key = ANY($1)', [removed]);
 }
 
 export async function getState(pool: Pool, key: string): Promise<SubscriptionState | undefined> {

@@ -233,6 +233,8 @@ export function mapAppStoreV1(n: NotificationV1, body: Buffer, ctx: RawContext):
     countryCode: null,
     isFamilyShare: latest?.in_app_ownership_type ? latest.in_app_ownership_type === 'FAMILY_SHARED' : null,
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
     ...d,
     source: {
       notificationId,

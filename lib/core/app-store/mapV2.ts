@@ -294,6 +294,8 @@ export function mapAppStoreV2(n: DecodedNotificationV2, ctx: RawContext): Subscr
     countryCode: tx?.storefront ?? null,
     isFamilyShare: tx?.inAppOwnershipType === undefined ? null : tx.inAppOwnershipType === 'FAMILY_SHARED',
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
     source: {
       notificationId: payload.notificationUUID,
       nativeType: payload.notificationType,

@@ -139,6 +139,8 @@ function baseEvent(n: DeveloperNotification, key: string, occurredAt: number, re
     countryCode: null,
     isFamilyShare: null,
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
   } satisfies Omit<SubscriptionEvent, 'eventId' | 'type' | 'source'>;
 }
 

@@ -3,6 +3,7 @@
  * snapshot repository. The adapters (lib/adapters/play) implement them; tests pass fakes.
  */
 import type { SubscriptionEvent } from '../generated/avro';
+import type { DiffInput } from './diff';
 import type { PlaySnapshot, ProductPurchase, SubscriptionPurchaseV2 } from './model';
 
 export interface VoidedPurchase {
@@ -29,10 +30,18 @@ export interface PlayApi {
   ): Promise<{ voidedPurchases: VoidedPurchase[]; nextPageToken?: string }>;
 }
 
+/**
+ * What the diff was given, minus the raw context (re-derived from the raw record): stored with the outcome so
+ * `storeline renormalize` can run a fixed mapping again without asking the Play Developer API, whose answer
+ * has changed since (docs/toolkit.md#re-normalize-after-a-mapping-fix).
+ */
+export type StoredDiffInput = Omit<DiffInput, 'ctx'>;
+
 export interface Outcome {
   messageId: string;
   rawPosition: string;
   events: SubscriptionEvent[];
+  inputs?: StoredDiffInput;
   snapshot?: PlaySnapshot;
   replaces?: string;
 }

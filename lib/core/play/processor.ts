@@ -7,7 +7,7 @@
 import type { RawContext } from '../rawContext';
 import type { SubscriptionEvent } from '../generated/avro';
 import type { Logger } from '../logger';
-import type { PlayApi, PlayRepo } from './ports';
+import type { PlayApi, PlayRepo, StoredDiffInput } from './ports';
 import type { DeveloperNotification, PlaySnapshot, SubscriptionPurchaseV2 } from './model';
 import { diffPlay } from './diff';
 import { parsePush } from './envelope';
@@ -18,6 +18,8 @@ export interface PlayProcessorDeps {
   logger: Logger;
   /** Google refunds purchases not acknowledged within 3 days; on by default. */
   acknowledge: boolean;
+  /** The mapping; the current one unless a test runs another (yesterday's, for renormalize). */
+  diff?: typeof diffPlay;
 }
 
 export function createPlayProcessor(deps: PlayProcessorDeps) {
@@ -46,16 +48,16 @@ export function createPlayProcessor(deps: PlayProcessorDeps) {
       ? await deps.repo.rootByOrder(n.pendingRefundReviewNotification.orderId)
       : undefined;
 
-    const out = diffPlay({
+    const inputs: StoredDiffInput = {
       notification: n,
       messageId,
-      ctx,
       previous,
       linked,
       subscription,
       product,
       orderRootToken,
-    });
+    };
+    const out = (deps.diff ?? diffPlay)({ ...inputs, ctx });
 
     const state = subscription?.subscriptionState;
     if (
@@ -77,6 +79,7 @@ export function createPlayProcessor(deps: PlayProcessorDeps) {
       messageId: outcomeId,
       rawPosition,
       events: out.events,
+      inputs,
       snapshot: out.snapshot,
       replaces: out.replaces,
     });
@@ -95,7 +98,7 @@ export function createPlayProcessor(deps: PlayProcessorDeps) {
  * finds it and yields nothing. Outcomes stored under a messageId before this rule keep answering their Pub/Sub
  * duplicates, since the messageId is looked up first.
  */
-function outcomeIdOf(n: DeveloperNotification, messageId: string): string {
+export function outcomeIdOf(n: DeveloperNotification, messageId: string): string {
   const v = n.voidedPurchaseNotification;
   return v ? `voided:${v.orderId}` : messageId;
 }

@@ -36,6 +36,8 @@ function ev(type: EventType, over: Partial<SubscriptionEvent> = {}): Subscriptio
     countryCode: null,
     isFamilyShare: null,
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
     source: {
       notificationId: `n-${seq}`,
       nativeType: type,

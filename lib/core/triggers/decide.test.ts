@@ -41,6 +41,8 @@ function ev(type: EventType, over: Partial<SubscriptionEvent> = {}): Subscriptio
     countryCode: null,
     isFamilyShare: null,
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
     source: {
       notificationId: 'n',
       nativeType: type,
@@ -208,6 +210,17 @@ describe('decide: and stays silent where it should not', () => {
   it.each(rows)('%s', (_n, e, history, rules) => {
     const d = decide(e, history, NOW, { ...DEFAULT_RULES, ...rules } as Rules);
     expect(kinds(d)).toEqual({ emit: [], schedule: [] });
+  });
+
+  it('a correction (revision > 0) neither fires nor cancels, where its revision 0 would do both', () => {
+    const original = ev('SUBSCRIPTION_STARTED');
+    expect(kinds(decide(original, none, NOW, DEFAULT_RULES)).emit).toEqual(['WELCOME']);
+    expect(decide(original, none, NOW, DEFAULT_RULES).cancel).not.toEqual([]);
+    expect(decide({ ...original, revision: 1 }, none, NOW, DEFAULT_RULES)).toEqual({
+      emit: [],
+      schedule: [],
+      cancel: [],
+    });
   });
 
   it('sandbox fires when configured', () => {

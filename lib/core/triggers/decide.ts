@@ -115,6 +115,10 @@ function capped(kind: TriggerKind, history: TriggerHistory, now: number, rules: 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function decide(e: SubscriptionEvent, history: TriggerHistory, now: number, rules: Rules): Decision {
+  // A correction (storeline renormalize) never fires or cancels anything: triggers reach end users, and a
+  // second win-back or a withdrawn welcome because a mapping was fixed weeks later helps nobody
+  // (docs/triggers.md#corrections).
+  if (e.revision > 0) return { emit: [], schedule: [], cancel: [] };
   // Cancellations apply even when the event fires nothing (sandbox): a pending trigger must not outlive its reason.
   const d: Decision = { emit: [], schedule: [], cancel: cancellations(e, rules) };
   if (e.environment === 'SANDBOX' && !rules.fireInSandbox) return d;

@@ -1,5 +1,5 @@
 import type { SubscriptionEvent } from '../generated/avro';
-import { fromEvent, isTypePattern, matches } from './messages';
+import { fromEvent, isTypePattern, matches, supersededMessageIds } from './messages';
 
 const event = {
   eventId: 'app_store:n1:0',
@@ -8,6 +8,8 @@ const event = {
   appId: 'com.example.app',
   subscriptionKey: 'app_store:100',
   occurredAt: Date.UTC(2026, 10, 22, 10),
+  revision: 0,
+  retracted: false,
 } as SubscriptionEvent;
 
 describe('webhook messages', () => {
@@ -23,6 +25,15 @@ describe('webhook messages', () => {
       timestamp: '2026-11-22T10:00:00.000Z',
       data: event,
     });
+  });
+
+  it('gives a correction a message id of its own and names the revisions it supersedes', () => {
+    const corrected = { ...event, type: 'EXPIRED', revision: 2 } as SubscriptionEvent;
+    const m = fromEvent(corrected);
+    expect(m).toMatchObject({ id: 'app_store:n1:0#r2', type: 'subscription.EXPIRED' });
+    expect(JSON.parse(m.body).data).toMatchObject({ eventId: 'app_store:n1:0', revision: 2 });
+    expect(supersededMessageIds(corrected)).toEqual(['app_store:n1:0', 'app_store:n1:0#r1']);
+    expect(supersededMessageIds(event)).toEqual([]);
   });
 
   it('filters by type (exact or namespace), environment and app; null means any', () => {

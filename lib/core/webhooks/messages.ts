@@ -44,10 +44,23 @@ export function isTypePattern(pattern: string): boolean {
   return pattern === `${EVENT_PREFIX}*` || pattern === `${TRIGGER_PREFIX}*` || KNOWN_TYPES.includes(pattern);
 }
 
+/**
+ * The message id of an event revision: the eventId for revision 0 (what every webhook-id has been so far), and
+ * `<eventId>#r<n>` for a correction, so a correction is a new message that receivers do not drop as a repeat.
+ */
+function messageIdOf(e: Pick<SubscriptionEvent, 'eventId' | 'revision'>): string {
+  return e.revision > 0 ? `${e.eventId}#r${e.revision}` : e.eventId;
+}
+
+/** Message ids of every lower revision of a correction's eventId (none for an original). */
+export function supersededMessageIds(e: Pick<SubscriptionEvent, 'eventId' | 'revision'>): string[] {
+  return Array.from({ length: e.revision }, (_v, r) => messageIdOf({ eventId: e.eventId, revision: r }));
+}
+
 export function fromEvent(e: SubscriptionEvent): WebhookMessage {
   const type = EVENT_PREFIX + e.type;
   return {
-    id: e.eventId,
+    id: messageIdOf(e),
     type,
     subscriptionKey: e.subscriptionKey,
     environment: e.environment,

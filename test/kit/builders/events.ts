@@ -31,6 +31,8 @@ export function sampleEvent(overrides: Partial<SubscriptionEvent> = {}): Subscri
     countryCode: 'USA',
     isFamilyShare: false,
     isResubscribe: false,
+    revision: 0,
+    retracted: false,
     source: {
       notificationId: '6f2b1a3c-0000-4000-8000-000000000001',
       nativeType: 'DID_RENEW',
