@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEMO_ROOT_FILE, demoPki } from './local/demoPki';
 import { demoEndpoint, tailCanonical } from './local/tail';
 
 interface ServiceDef {
@@ -39,6 +40,8 @@ const LOCAL_SERVICES: ServiceDef[] = [
       APPLE_APP_APPLE_IDS: '6450284872,1234567890',
       APPLE_VERIFY_AT: 'signed-date',
       APPLE_V1_SHARED_SECRET: 'local-development-only',
+      // The demo's Apple-shaped test root (scripts/local/demoPki.ts), trusted beside Apple's for demo:backfill.
+      APPLE_ROOT_CERTS: DEMO_ROOT_FILE,
     },
   },
   {
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   mkdirSync(LOGS, { recursive: true });
+  await demoPki(); // before the receiver starts: it trusts the demo root (APPLE_ROOT_CERTS)
   const demo = await demoEndpoint(DEMO_PORT, DEMO_SECRET);
   process.on('exit', () => demo.close());
   for (const s of LOCAL_SERVICES) start(s);

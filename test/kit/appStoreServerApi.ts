@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { DecodedNotificationV2 } from '../../lib/core/app-store/model';
-import { signedBody, type Pki } from './appleSigning';
+import { signedBody, type SigningPki } from './appleSigning';
 
 export interface ApiKey {
   /** The .p8 file's text. */
@@ -28,6 +28,6 @@ export function createApiKey(over: Partial<Omit<ApiKey, 'privatePem' | 'publicKe
 }
 
 /** A Get Notification History record for a decoded notification, signed as Apple signs pushes. */
-export function historyItem(n: DecodedNotificationV2, pki: Pki): { signedPayload: string } {
+export function historyItem(n: DecodedNotificationV2, pki: SigningPki): { signedPayload: string } {
   return JSON.parse(signedBody(n, pki).toString('utf8')) as { signedPayload: string };
 }

@@ -24,6 +24,9 @@ export interface Pki {
   rootKey: webcrypto.CryptoKey;
 }
 
+/** What signing needs: the chain and the leaf's key (a demo PKI loaded from files has no more). */
+export type SigningPki = Pick<Pki, 'rootDer' | 'intermediateDer' | 'leafDer' | 'leafKey'>;
+
 async function keys(): Promise<webcrypto.CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(EC, true, [
     'sign',
@@ -118,7 +121,7 @@ export interface SignOptions {
   key?: KeyObject;
 }
 
-export function signJws(payload: unknown, pki: Pki, opts: SignOptions = {}): string {
+export function signJws(payload: unknown, pki: SigningPki, opts: SignOptions = {}): string {
   const header = {
     alg: opts.alg ?? 'ES256',
     x5c: opts.x5c ?? [pki.leafDer, pki.intermediateDer, pki.rootDer].map((d) => d.toString('base64')),
@@ -134,7 +137,7 @@ export function signJws(payload: unknown, pki: Pki, opts: SignOptions = {}): str
 }
 
 /** A V2 request body for a decoded notification: nested JWS signed too, as Apple does. */
-export function signedBody(n: DecodedNotificationV2, pki: Pki, opts: SignOptions = {}): Buffer {
+export function signedBody(n: DecodedNotificationV2, pki: SigningPki, opts: SignOptions = {}): Buffer {
   const data = n.payload.data
     ? {
         ...n.payload.data,
