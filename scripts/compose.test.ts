@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
+import { ConsoleConfig } from '../services/console/config';
 import { NormalizerConfig } from '../services/normalizer/config';
 import { ReceiverAppStoreConfig } from '../services/receiver-app-store/config';
 import { ReceiverPlayStoreConfig } from '../services/receiver-play-store/config';
@@ -51,6 +52,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'state-aggregator': StateAggregatorConfig,
   'churn-triggers': TriggersConfig,
   'webhook-fanout': WebhookFanoutConfig,
+  console: ConsoleConfig,
 };
 
 /** Services that run once and exit 0: no healthcheck. */

@@ -93,6 +93,20 @@ const LOCAL_SERVICES: ServiceDef[] = [
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
     },
   },
+  {
+    name: 'console',
+    entry: 'services/console/main.ts',
+    port: 8096,
+    env: {
+      HOST: '127.0.0.1',
+      // Local-only keys (docs/console.md): one admin, one read-only operator.
+      CONSOLE_OPERATORS: JSON.stringify([
+        { name: 'local-admin', key: 'local-console-admin-key', role: 'admin' },
+        { name: 'local-viewer', key: 'local-console-viewer-key', role: 'read-only' },
+      ]),
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
+    },
+  },
   // Opt-in: it sends customer data to Apple, so it needs REFUND_RESPONDER_ENABLED=true and the App Store
   // Server API credentials (APPLE_*, or APP_STORE_API_URL pointing at a fake) in this shell's environment;
   // started without them it would only exit and be restarted in a loop.
@@ -219,6 +233,7 @@ async function main(): Promise<void> {
       '  churn-triggers       http://127.0.0.1:8092/readyz',
       '  webhook admin API    http://127.0.0.1:8093/v1/endpoints  (Authorization: Bearer local-development-admin-key)',
       `  demo webhook target  http://127.0.0.1:${DEMO_PORT}/webhooks  (endpoint "local-demo", secret generated per run)`,
+      '  console              http://127.0.0.1:8096/  (operator key local-console-admin-key; read-only: local-console-viewer-key)',
       process.env.REFUND_RESPONDER_ENABLED === 'true'
         ? '  refund responder     http://127.0.0.1:8097/refund-requests  (Authorization: Bearer local-development-refund-key)'
         : '  refund responder     off (opt-in: REFUND_RESPONDER_ENABLED=true and APPLE_*, see docs/toolkit.md)',

@@ -8,6 +8,7 @@
  * event); a second run finds nothing; a raw duplicate stays a duplicate. The Play path runs on the diff
  * inputs stored with each outcome, so it corrects with the Play Developer API down and the store moved on.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
@@ -15,10 +16,6 @@ import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 import { renormalize } from '../../lib/adapters/normalizer/renormalize';
 import { createAggregator } from '../../lib/adapters/state/aggregator';
 import { applyEvents } from '../../lib/adapters/state/store';
-import { EndpointManager } from '../../lib/adapters/webhooks/endpoints';
-import { WebhookSender } from '../../lib/adapters/webhooks/sender';
-import { createFanoutService } from '../../lib/adapters/webhooks/service';
-import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
 import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 import type { SubscriptionEvent, SubscriptionState } from '../../lib/core/generated/avro';
 import { normalizeAppStore } from '../../lib/core/ingest/normalize';
@@ -33,6 +30,7 @@ import { createPki, signedBody, type Pki } from '../kit/appleSigning';
 import { notification } from '../kit/builders/appStore';
 import { rtdn, sub } from '../kit/builders/play';
 import { startPlayPipeline } from '../kit/playPipeline';
+import { startFanout } from '../kit/fanout';
 import { waitProcessed } from '../kit/normalizerProgress';
 import { stackEnv } from '../support/env';
 import { createCatalogTopics, randomId, testKafka, testLogger, waitFor } from '../support/kafka';
@@ -113,28 +111,8 @@ async function produceRaw(topic: string, bodies: Buffer[]): Promise<void> {
   await producer.disconnect();
 }
 
-async function startFanout(pool: Pool) {
-  const guard = new SsrfGuard(['127.0.0.1/32']);
-  const manager = new EndpointManager(pool, guard, { maxConcurrency: 4, timeoutMs: 15_000 });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const sender = new WebhookSender(guard, 'Storeline-Webhooks/test');
-  const service = createFanoutService({
-    kafka,
-    pool,
-    producer,
-    eventCodec,
-    names,
-    sender,
-    groupId: randomId('fanout'),
-    logger: testLogger,
-    policy: { scheduleMs: [200, 400], jitter: 0, maxRetryAfterMs: 5_000 },
-    disableAfterMs: 60_000,
-    maxInFlight: 100,
-    leaseMarginMs: 1_000,
-    pollIntervalMs: 100,
-    shutdownGraceMs: 500,
-  });
+async function startFanoutWith(pool: Pool) {
+  const { manager, service, stop } = await startFanout({ kafka, names, pool, eventCodec });
   const endpoint = async (name: string, eventTypes: string[] | null) => {
     const server = await new Endpoint(name).start();
     stops.push(() => server.close());
@@ -147,11 +125,7 @@ async function startFanout(pool: Pool) {
     expiries: await endpoint('expiries', ['subscription.EXPIRED']),
   };
   await service.start();
-  stops.push(async () => {
-    await service.stop();
-    sender.close();
-    await producer.disconnect();
-  });
+  stops.push(stop);
   return servers;
 }
 
@@ -160,7 +134,7 @@ const comparable = (s: SubscriptionState | undefined) => s && { ...s, updatedAt:
 
 async function statesOf(pool: Pool, keys: string[]) {
   const r = await pool.query<{ subscription_key: string; fold: { state: SubscriptionState } }>(
-    'SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1)',
+    'SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1) ORDER BY 1',
     [keys],
   );
   return Object.fromEntries(r.rows.map((x) => [x.subscription_key, comparable(x.fold.state)]));
@@ -263,7 +237,7 @@ it('corrects a buggy mapping: dry run, publish once, state converges, endpoints 
   stops.push(() => normalizer.stop());
   await waitProcessed(kafka, normalizerGroup, raw);
   const stateDb = await startAggregator();
-  const webhooks = await startFanout(await schemaPool(WEBHOOK_MIGRATIONS, 10));
+  const webhooks = await startFanoutWith(await schemaPool(WEBHOOK_MIGRATIONS, 10));
   const before = await readAll(events);
   expect(before.map((r) => r.headers['event-type']).sort()).toEqual(
     ['SUBSCRIPTION_STARTED', 'EXPIRED', 'SUBSCRIPTION_STARTED', 'AUTO_RENEW_DISABLED', 'REFUNDED'].sort(),
@@ -295,9 +269,10 @@ it('corrects a buggy mapping: dry run, publish once, state converges, endpoints 
   // State: what the fixed mapping would have given from the start.
   const want = await expectedStates(keys);
   expect(Object.keys(want).sort()).toEqual([...keys].sort());
+  // On a timeout the expectation below shows the difference.
   await waitFor('the state to converge', async () =>
-    JSON.stringify(await statesOf(stateDb, keys)) === JSON.stringify(want) ? true : undefined,
-  );
+    isDeepStrictEqual(await statesOf(stateDb, keys), want) ? true : undefined,
+  ).catch(() => undefined);
   expect(await statesOf(stateDb, keys)).toEqual(want);
 
   // Webhooks: the catch-all gets the three corrections; RENEWED-only gets the two RENEWED ones; the

@@ -8,15 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { createIdempotentProducer } from '../../lib/platform/kafka';
 import { type AvroCodec, codecFor, createRegistry } from '../../lib/platform/avro';
 import type { EngagementTrigger, SubscriptionEvent } from '../../lib/core/generated/avro';
 import { generateSecret } from '../../lib/core/webhooks/signing';
 import type { TopicNames } from '../../lib/core/topics';
 import { createWebhookApi } from '../../services/webhook-fanout/app';
-import { EndpointManager } from '../../lib/adapters/webhooks/endpoints';
 import { WebhookSender } from '../../lib/adapters/webhooks/sender';
-import { createFanoutService } from '../../lib/adapters/webhooks/service';
 import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
 import type { AttemptRecord } from '../../lib/adapters/webhooks/store/attempts';
 import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
@@ -35,6 +32,7 @@ import {
 import { exited, spawnService } from '../support/processes';
 import { codecs, produceEvents, randomSchema, realSampleEvents } from '../support/state';
 import { Endpoint, Journal, verified } from '../support/webhooks';
+import { startFanout } from '../kit/fanout';
 
 const API_KEY = 'test-webhook-admin-key';
 
@@ -98,37 +96,20 @@ beforeAll(async () => {
   pool = createPool(stackEnv().databaseUrl, schema, 10);
   await migrate(pool, schema, WEBHOOK_MIGRATIONS);
   ({ eventCodec } = await codecs(names));
-  const guard = new SsrfGuard(['127.0.0.1/32']);
-  const manager = new EndpointManager(pool, guard, { maxConcurrency: 4, timeoutMs: 15_000 });
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const sender = new WebhookSender(guard, 'Storeline-Webhooks/test');
-  const service = createFanoutService({
+  const fanout = await startFanout({
     kafka,
-    pool,
-    producer,
-    eventCodec,
     names,
-    sender,
-    groupId: randomId('fanout'),
-    logger: testLogger,
-    policy: { scheduleMs: [200, 400], jitter: 0, maxRetryAfterMs: 5_000 },
+    pool,
+    eventCodec,
     // Short, so one test can see an endpoint disabled for failing too long; others succeed well within it.
-    disableAfterMs: 1_500,
-    maxInFlight: 100,
-    leaseMarginMs: 1_000,
-    pollIntervalMs: 100,
-    shutdownGraceMs: 500,
+    overrides: { disableAfterMs: 1_500 },
   });
+  const { manager, service } = fanout;
   await service.start();
   api = await serve(
     createWebhookApi({ pool, manager, apiKeys: [API_KEY], logger: testLogger, onDue: service.wake }),
   );
-  stopService = async () => {
-    await service.stop();
-    sender.close();
-    await producer.disconnect();
-  };
+  stopService = fanout.stop;
 });
 
 afterAll(async () => {
