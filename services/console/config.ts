@@ -76,6 +76,8 @@ export const ConsoleConfig = z.object({
   STATE_DB_SCHEMA: schemaName('storeline_state'),
   TRIGGERS_DB_SCHEMA: schemaName('storeline_triggers'),
   WEBHOOK_DB_SCHEMA: schemaName('storeline_webhooks'),
+  /** The normalizer's Play outcomes: the Play Developer API answer shown beside a Play notification. */
+  NORMALIZER_DB_SCHEMA: schemaName('storeline_play'),
   /** CIDRs an endpoint created here may point at although private or loopback (as the fan-out's own). */
   WEBHOOK_ALLOWED_CIDRS: csv
     .pipe(

@@ -19,7 +19,7 @@ export interface ConsoleSettings {
   registryUrl: string;
   topicPrefix: string;
   databaseUrl: string;
-  schemas: { state: string; triggers: string; webhooks: string };
+  schemas: { state: string; triggers: string; webhooks: string; play: string };
   operators: Operator[];
   sessionTtlMs: number;
   secureCookies: boolean;
@@ -45,6 +45,7 @@ export async function buildConsole(s: ConsoleSettings): Promise<BuiltConsole> {
     state: createPool(s.databaseUrl, s.schemas.state, 4, s.logger),
     triggers: createPool(s.databaseUrl, s.schemas.triggers, 2, s.logger),
     webhooks: createPool(s.databaseUrl, s.schemas.webhooks, 3, s.logger),
+    play: createPool(s.databaseUrl, s.schemas.play, 1, s.logger),
   };
   const registry = createRegistry(s.registryUrl);
   // Decoding only: the reader schema resolves each record's writer schema; nothing is registered here.

@@ -24,6 +24,7 @@ runService({
         state: config.STATE_DB_SCHEMA,
         triggers: config.TRIGGERS_DB_SCHEMA,
         webhooks: config.WEBHOOK_DB_SCHEMA,
+        play: config.NORMALIZER_DB_SCHEMA,
       },
       operators: config.CONSOLE_OPERATORS,
       sessionTtlMs: config.CONSOLE_SESSION_TTL_MS,

@@ -7,7 +7,13 @@ import { redactRaw } from '../../lib/core/console/redact';
 import { rawRecordPage, searchPage, subscriberPage } from '../../lib/core/console/subscriberViews';
 import { storableText } from '../../lib/platform/http';
 import { readRecord } from '../../lib/adapters/console/kafka';
-import { deliveriesOf, searchSubscriptions, timeline, triggersOf } from '../../lib/adapters/console/queries';
+import {
+  deliveriesOf,
+  playResourceOf,
+  searchSubscriptions,
+  timeline,
+  triggersOf,
+} from '../../lib/adapters/console/queries';
 import { getState } from '../../lib/adapters/state/store';
 import { route, send, viewerOf, type Ctx } from './context';
 
@@ -80,7 +86,12 @@ export function subscriberRoutes(app: Express, ctx: Ctx): void {
         return send(res, messagePage(viewerOf(res), 'Not found', why), 404);
       }
       const key = r.key?.toString('utf8') ?? null;
-      send(res, rawRecordPage(viewerOf(res), { ...r, key }, r.headers, describeRawValue(redactRaw(r.value))));
+      const play =
+        topic === ctx.deps.names.name('rawPlayStore') ? await playResourceOf(pools.play, r.value) : undefined;
+      send(
+        res,
+        rawRecordPage(viewerOf(res), { ...r, key }, r.headers, describeRawValue(redactRaw(r.value)), play),
+      );
     }),
   );
 }

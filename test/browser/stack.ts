@@ -17,6 +17,7 @@ import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
 import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 import type { AvroCodec } from '../../lib/platform/avro';
 import { createPool, migrate } from '../../lib/platform/db';
+import { PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
 import { mountOps } from '../../lib/platform/http';
 import { createIdempotentProducer } from '../../lib/platform/kafka';
 import { buildConsole } from '../../services/console/console';
@@ -55,10 +56,13 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   const triggerSchema = randomSchema();
   const triggerPool = createPool(stackEnv().databaseUrl, triggerSchema, 2);
   await migrate(triggerPool, triggerSchema, TRIGGER_MIGRATIONS);
+  const playSchema = randomSchema();
+  const playPool = createPool(stackEnv().databaseUrl, playSchema, 1);
+  await migrate(playPool, playSchema, PLAY_MIGRATIONS);
   const groups = { normalizer: randomId('norm'), state: randomId('state'), fanout: randomId('fanout') };
   // Run in reverse order at the end: the pools last, after everything using them has stopped.
   const stops: (() => Promise<unknown>)[] = [
-    () => Promise.all([statePool.end(), webhookPool.end(), triggerPool.end()]),
+    () => Promise.all([statePool.end(), webhookPool.end(), triggerPool.end(), playPool.end()]),
   ];
 
   const normalizer = createNormalizer({
@@ -124,7 +128,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     registryUrl: stackEnv().registryUrl,
     topicPrefix: names.prefix,
     databaseUrl: stackEnv().databaseUrl,
-    schemas: { state: stateSchema, triggers: triggerSchema, webhooks: webhookSchema },
+    schemas: { state: stateSchema, triggers: triggerSchema, webhooks: webhookSchema, play: playSchema },
     operators: [
       { name: 'ada', key: ADMIN_KEY, role: 'admin' },
       { name: 'rita', key: READER_KEY, role: 'read-only' },

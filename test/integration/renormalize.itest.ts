@@ -13,6 +13,7 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
 import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
+import { playResourceOf } from '../../lib/adapters/console/queries';
 import { renormalize } from '../../lib/adapters/normalizer/renormalize';
 import { createAggregator } from '../../lib/adapters/state/aggregator';
 import { applyEvents } from '../../lib/adapters/state/store';
@@ -334,6 +335,11 @@ it('Play: corrects from the diff inputs stored with each outcome, with the Play 
   // The store has moved on since (the purchase is now expired), and the API is down: neither matters.
   p.fake.state.subscriptions.set(token, sub('EXPIRED', {}, { productId: 'basic', expiryTime: month(5) }));
   await p.fake.close();
+  // The console shows the same stored answer beside the raw notification (the renewal's, not today's EXPIRED).
+  const rawRenewal = (await readAll(p.names.name('rawPlayStore')))[1]!;
+  const shown = JSON.parse(await playResourceOf(p.pool, rawRenewal.value));
+  expect(shown.subscriptionsv2).toMatchObject({ subscriptionState: 'SUBSCRIPTION_STATE_ACTIVE' });
+  expect(shown.subscriptionsv2.lineItems[0].expiryTime).toBe(month(4));
   const run = (dryRun: boolean) =>
     renormalize({
       kafka: p.kafka,

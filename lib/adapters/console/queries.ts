@@ -1,9 +1,13 @@
 /**
  * What the console reads from PostgreSQL, each from the schema of the service that owns it: the state
- * aggregator's subscription_state / subscription_events, the trigger outbox, the webhook delivery store.
+ * aggregator's subscription_state / subscription_events, the trigger outbox, the webhook delivery store, the
+ * normalizer's Play outcomes.
  * Read-only; the webhook actions go through the fan-out's own store functions (see the console app).
  */
 import type { Pool } from 'pg';
+import { parsePush } from '../../core/play/envelope';
+import { outcomeIdOf } from '../../core/play/processor';
+import { PgPlayRepo } from '../play/repo';
 import type { SubscriptionEvent, SubscriptionState } from '../../core/generated/avro';
 import type { FoldState } from '../../core/state/fold';
 import type { DeliveryView } from '../webhooks/store/admin';
@@ -12,6 +16,8 @@ export interface ConsolePools {
   state: Pool;
   triggers: Pool;
   webhooks: Pool;
+  /** The normalizer's schema: Play outcomes with the API answers they were computed from. */
+  play: Pool;
 }
 
 /**
@@ -157,4 +163,25 @@ export async function webhookHealth(pool: Pool, now: number): Promise<EndpointHe
     avgLatencyMs: Math.round(x.avg),
     p95LatencyMs: Math.round(x.p95),
   }));
+}
+
+/**
+ * What the normalizer read from the Play Developer API for a raw Play record (stored with its outcome, see
+ * lib/core/play/ports.ts StoredDiffInput), or why there is nothing to show. Read-only; no API call.
+ */
+export async function playResourceOf(pool: Pool, value: Buffer | null): Promise<string> {
+  let push: ReturnType<typeof parsePush>;
+  try {
+    push = parsePush(value);
+  } catch {
+    return 'The record is not a Pub/Sub push the normalizer can read.';
+  }
+  const repo = new PgPlayRepo(pool);
+  const stored =
+    (await repo.storedInputs(push.messageId)) ??
+    (await repo.storedInputs(outcomeIdOf(push.notification, push.messageId)));
+  if (!stored) return 'No outcome stored for this message (not normalized yet, or dead-lettered).';
+  if (!stored.inputs) return 'Normalized before the API answers were stored with outcomes.';
+  const { subscription, product } = stored.inputs;
+  return JSON.stringify({ subscriptionsv2: subscription ?? null, productPurchase: product ?? null }, null, 2);
 }

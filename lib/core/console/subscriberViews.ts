@@ -162,6 +162,8 @@ export function rawRecordPage(
   r: { topic: string; partition: number; offset: string; timestamp: number; key: string | null },
   headers: Record<string, string>,
   decoded: string,
+  /** Play records: what the normalizer read from the Play Developer API, or why there is nothing. */
+  playResource?: string,
 ): Html {
   const body = html`<p>
       ${r.topic} partition ${r.partition} offset ${r.offset}, written ${time(r.timestamp)}
@@ -177,6 +179,12 @@ export function rawRecordPage(
     <h2>Key</h2>
     <pre>${r.key ?? '(none)'}</pre>
     <h2>Value (signed payloads decoded, not verified)</h2>
-    <pre class="raw">${decoded}</pre>`;
+    <pre class="raw">${decoded}</pre>
+    ${
+      playResource === undefined
+        ? ''
+        : html`<h2>Play Developer API answer the normalizer read (stored with its outcome)</h2>
+            <pre class="raw">${playResource}</pre>`
+    }`;
   return page({ title: 'Raw notification', viewer, active: '/subscribers' }, body);
 }

@@ -4,6 +4,7 @@ import { explainEntitlement } from './explain';
 import { escapeHtml, html, jsonBlock } from './html';
 import { redactRaw } from './redact';
 import { filtersOf, matches } from './stream';
+import { rawRecordPage } from './subscriberViews';
 import { webhooksPage } from './webhookViews';
 
 describe('html', () => {
@@ -44,6 +45,17 @@ describe('pages by role', () => {
     expect(forms.length).toBeGreaterThan(2);
     for (const f of forms) expect(f).toContain('name="csrf" value="tok"');
     expect(asReader).not.toMatch(/Create endpoint|Rotate secret|Disable/);
+  });
+});
+
+describe('raw record page', () => {
+  const viewer = { operator: 'ada', role: 'read-only' as const, csrf: 'tok' };
+  const rec = { topic: 'raw', partition: 0, offset: '7', timestamp: 1_760_000_000_000, key: null };
+  it('shows the Play API answer for Play records, escaped, and nothing of the kind for others', () => {
+    const play = rawRecordPage(viewer, rec, {}, '{}', '{"subscriptionState": "<ACTIVE>"}').text;
+    expect(play).toContain('Play Developer API answer the normalizer read');
+    expect(play).toContain('&quot;subscriptionState&quot;: &quot;&lt;ACTIVE&gt;&quot;');
+    expect(rawRecordPage(viewer, rec, {}, '{}').text).not.toContain('Play Developer API');
   });
 });
 
