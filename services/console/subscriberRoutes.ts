@@ -9,6 +9,7 @@ import { storableText } from '../../lib/platform/http';
 import { readRecord } from '../../lib/adapters/console/kafka';
 import {
   deliveriesOf,
+  playBasePlanOf,
   playResourceOf,
   searchSubscriptions,
   timeline,
@@ -57,12 +58,14 @@ export function subscriberRoutes(app: Express, ctx: Ctx): void {
           404,
         );
       }
-      const [events, triggers, deliveries] = await Promise.all([
+      const [events, triggers, deliveries, basePlan] = await Promise.all([
         timeline(pools.state, key.data),
         triggersOf(pools.triggers, key.data).catch(() => []),
         deliveriesOf(pools.webhooks, key.data).catch(() => []),
+        playBasePlanOf(pools.play, key.data).catch(() => null),
       ]);
-      send(res, subscriberPage(viewerOf(res), { state, events, triggers, deliveries, now: ctx.now() }));
+      const data = { state, events, triggers, deliveries, basePlan, now: ctx.now() };
+      send(res, subscriberPage(viewerOf(res), data));
     }),
   );
 

@@ -13,7 +13,7 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { CLAIM_MIGRATIONS, PgNotificationClaims } from '../../lib/adapters/normalizer/claims';
 import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
-import { playResourceOf } from '../../lib/adapters/console/queries';
+import { playBasePlanOf, playResourceOf } from '../../lib/adapters/console/queries';
 import { renormalize } from '../../lib/adapters/normalizer/renormalize';
 import { createAggregator } from '../../lib/adapters/state/aggregator';
 import { applyEvents } from '../../lib/adapters/state/store';
@@ -340,6 +340,7 @@ it('Play: corrects from the diff inputs stored with each outcome, with the Play 
   const shown = JSON.parse(await playResourceOf(p.pool, rawRenewal.value));
   expect(shown.subscriptionsv2).toMatchObject({ subscriptionState: 'SUBSCRIPTION_STATE_ACTIVE' });
   expect(shown.subscriptionsv2.lineItems[0].expiryTime).toBe(month(4));
+  expect(await playBasePlanOf(p.pool, `play_store:${token}`)).toBe('monthly'); // the subscriber page's base plan
   const run = (dryRun: boolean) =>
     renormalize({
       kafka: p.kafka,

@@ -6,6 +6,8 @@
  */
 import type { Pool } from 'pg';
 import { parsePush } from '../../core/play/envelope';
+import type { SubscriptionPurchaseV2 } from '../../core/play/model';
+import { plansOf } from '../../core/play/plans';
 import { outcomeIdOf } from '../../core/play/processor';
 import { PgPlayRepo } from '../play/repo';
 import type { SubscriptionEvent, SubscriptionState } from '../../core/generated/avro';
@@ -184,4 +186,19 @@ export async function playResourceOf(pool: Pool, value: Buffer | null): Promise<
   if (!stored.inputs) return 'Normalized before the API answers were stored with outcomes.';
   const { subscription, product } = stored.inputs;
   return JSON.stringify({ subscriptionsv2: subscription ?? null, productPurchase: product ?? null }, null, 2);
+}
+
+/**
+ * The base plan(s) a Play subscription is on now, from the normalizer's latest snapshot of its token chain
+ * (the state keeps products only); null for other stores, or when no snapshot names one.
+ */
+export async function playBasePlanOf(pool: Pool, subscriptionKey: string): Promise<string | null> {
+  const root = /^play_store:(?!app:)(.+)$/.exec(subscriptionKey)?.[1];
+  if (!root) return null;
+  const r = await pool.query<{ resource: SubscriptionPurchaseV2 }>(
+    `SELECT resource FROM play_snapshots WHERE root_token = $1
+     ORDER BY (replaced_by IS NULL) DESC, updated_at DESC LIMIT 1`,
+    [root],
+  );
+  return r.rows[0] ? plansOf(r.rows[0].resource).basePlans : null;
 }

@@ -57,7 +57,7 @@ export function searchPage(viewer: Viewer, q: string, results: SubscriptionState
   return page({ title: 'Subscribers', viewer, active: '/subscribers' }, body);
 }
 
-function stateList(s: SubscriptionState): Html {
+function stateList(s: SubscriptionState, basePlan: string | null): Html {
   const rows: [string, string | number | null][] = [
     ['status', s.status],
     ['store', s.store],
@@ -65,6 +65,7 @@ function stateList(s: SubscriptionState): Html {
     ['app', s.appId],
     ['app user', s.appUserId],
     ['product', s.productId],
+    ...(s.store === 'PLAY_STORE' ? [['base plan', basePlan] as [string, string | null]] : []),
     ['next product', s.nextProductId],
     ['period', s.periodType],
     ['expires', time(s.expiresAt)],
@@ -113,6 +114,8 @@ export function subscriberPage(
     events: SubscriptionEvent[];
     triggers: TriggerView[];
     deliveries: DeliveryRow[];
+    /** Play: the base plan(s) of the latest snapshot (the state has products only). */
+    basePlan?: string | null;
     now: number;
   },
 ): Html {
@@ -124,7 +127,7 @@ export function subscriberPage(
     </section>
     <section aria-labelledby="h-state">
       <h2 id="h-state">Current state</h2>
-      ${stateList(data.state)}
+      ${stateList(data.state, data.basePlan ?? null)}
     </section>
     <section aria-labelledby="h-timeline">
       <h2 id="h-timeline">Timeline (${data.events.length} events, oldest first)</h2>

@@ -4,7 +4,7 @@ import { explainEntitlement } from './explain';
 import { escapeHtml, html, jsonBlock } from './html';
 import { redactRaw } from './redact';
 import { filtersOf, matches } from './stream';
-import { rawRecordPage } from './subscriberViews';
+import { rawRecordPage, subscriberPage } from './subscriberViews';
 import { webhooksPage } from './webhookViews';
 
 describe('html', () => {
@@ -56,6 +56,31 @@ describe('raw record page', () => {
     expect(play).toContain('Play Developer API answer the normalizer read');
     expect(play).toContain('&quot;subscriptionState&quot;: &quot;&lt;ACTIVE&gt;&quot;');
     expect(rawRecordPage(viewer, rec, {}, '{}').text).not.toContain('Play Developer API');
+  });
+});
+
+describe('subscriber page', () => {
+  const viewer = { operator: 'ada', role: 'read-only' as const, csrf: 'tok' };
+  const data = (store: string, basePlan: string | null) => ({
+    state: {
+      subscriptionKey: 'k',
+      store,
+      status: 'ACTIVE',
+      entitled: true,
+      expiresAt: 9,
+      lastEventAt: 1,
+    } as SubscriptionState,
+    events: [],
+    triggers: [],
+    deliveries: [],
+    basePlan,
+    now: 0,
+  });
+  it('names the base plan of a Play subscription, and only there', () => {
+    expect(subscriberPage(viewer, data('PLAY_STORE', '3-month')).text).toMatch(
+      /<dt>base plan<\/dt>\s*<dd>3-month<\/dd>/,
+    );
+    expect(subscriberPage(viewer, data('APP_STORE', null)).text).not.toContain('base plan');
   });
 });
 
