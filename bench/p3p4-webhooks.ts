@@ -1,17 +1,17 @@
 /**
  * P3: end to end, receiver accept (its 200) -> webhook received, at a fixed rate of App Store V2
- * notifications through receiver-app-store, normalizer and webhook-fanout, each its own process.
+ * notifications through receiver-app-store, normalizer and webhook-fanout, each its own process; the load
+ * generator (bench/paced.ts) and the endpoints (bench/endpoint.ts) are processes of their own too, and
+ * this process only taps the canonical topic and orchestrates.
  * P4: isolation: healthy endpoints' delivery latency (canonical event produced -> webhook received) at a
  * fixed rate, without and then with one extra endpoint that never answers.
- * Usage: npm run bench:p3p4 [-- <rate/s> <seconds>]
+ * Usage: npm run bench:p3p4 [-- <rate/s> <seconds> [endpoint answer delay ms, default 0]
+ *   [endpoints' maxConcurrency, default 10]]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { notification } from '../test/kit/builders/appStore';
 import { codecFor, createRegistry } from '../lib/platform/avro';
 import { createPool, migrate } from '../lib/platform/db';
@@ -22,54 +22,21 @@ import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store/migrations';
 import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
 import { realSampleEvents } from '../test/support/state';
-import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
+import {
+  freshTopics,
+  kafkaClient,
+  machine,
+  quantiles,
+  ready,
+  runTs,
+  service as proc,
+  stack,
+  startEndpoints,
+} from './common';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** An endpoint that records when each webhook-id first arrived (or never answers). */
-async function endpoint(
-  hang = false,
-): Promise<{ server: Server; url: string; arrivals: Map<string, number> }> {
-  const arrivals = new Map<string, number>();
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const id = String(req.headers['webhook-id']);
-      if (!arrivals.has(id)) arrivals.set(id, performance.timeOrigin + performance.now());
-      if (!hang) res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, arrivals };
-}
-
-function quantiles(values: number[]) {
-  const v = [...values].sort((a, b) => a - b);
-  const q = (p: number) => Math.round(v[Math.min(v.length - 1, Math.floor(p * v.length))] ?? NaN);
-  return { count: v.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
-}
-
-function proc(entry: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--require', 'tsx/cjs', resolve(ROOT, entry)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function ready(port: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await sleep(200);
-  }
-  throw new Error(`port ${port} never ready`);
-}
-
+/** Paces `send` at `perSecond` (open loop) from this process: P4's producer of canonical events. */
 async function paced<T>(items: T[], perSecond: number, send: (item: T) => Promise<void>): Promise<void> {
   const t0 = performance.now();
   const inFlight: Promise<void>[] = [];
@@ -85,6 +52,8 @@ async function paced<T>(items: T[], perSecond: number, send: (item: T) => Promis
 async function main(): Promise<void> {
   const perSecond = Number(process.argv[2] ?? 200);
   const seconds = Number(process.argv[3] ?? 30);
+  const delayMs = Number(process.argv[4] ?? 0);
+  const maxConcurrency = Number(process.argv[5] ?? 10);
   const { brokers, registryUrl, databaseUrl } = stack();
   const kafka = kafkaClient(brokers);
   const names = await freshTopics(kafka);
@@ -92,7 +61,7 @@ async function main(): Promise<void> {
   const pool = createPool(databaseUrl, schema);
   await migrate(pool, schema, WEBHOOK_MIGRATIONS);
   const manager = new EndpointManager(pool, new SsrfGuard(['127.0.0.1/32']), {
-    maxConcurrency: 10,
+    maxConcurrency,
     timeoutMs: 15_000,
   });
   const pki = await createPki();
@@ -100,8 +69,8 @@ async function main(): Promise<void> {
   writeFileSync(rootFile, pki.rootDer);
 
   const app = `com.bench.${randomBytes(3).toString('hex')}`;
-  const e2e = await endpoint();
-  await manager.create({ url: e2e.url, appIds: [app] });
+  const e2eProc = await startEndpoints([{ delayMs }]);
+  await manager.create({ url: e2eProc.urls[0]!, appIds: [app] });
   const common = {
     KAFKA_BROKERS: brokers.join(','),
     SCHEMA_REGISTRY_URL: registryUrl,
@@ -146,7 +115,7 @@ async function main(): Promise<void> {
         data: { bundleId: app },
       });
       n.payload.notificationUUID = randomUUID();
-      return { id: `app_store:${n.payload.notificationUUID}:0`, body: signedBody(n, pki) };
+      return { id: `app_store:${n.payload.notificationUUID}:0`, body: signedBody(n, pki).toString() };
     });
     // Where the time goes: the canonical record's timestamp (set by the normalizer when it produced it).
     const produced = new Map<string, number>();
@@ -159,18 +128,17 @@ async function main(): Promise<void> {
         if (id) produced.set(id, Number(message.timestamp));
       },
     });
-    const accepted = new Map<string, number>();
-    let rejected = 0;
-    await paced(bodies, perSecond, async ({ id, body }) => {
-      const res = await fetch(`http://127.0.0.1:${pr}/app-store/v2`, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-      });
-      if (res.ok) accepted.set(id, performance.timeOrigin + performance.now());
-      else rejected += 1;
-    });
-    for (let i = 0; i < 600 && e2e.arrivals.size < accepted.size; i++) await sleep(100);
+    const bodiesFile = join(tmpdir(), `storeline-bench-bodies-${process.pid}.jsonl`);
+    writeFileSync(bodiesFile, bodies.map((b) => JSON.stringify(b)).join('\n') + '\n');
+    const load = JSON.parse(
+      await runTs('bench/paced.ts', [`http://127.0.0.1:${pr}/app-store/v2`, bodiesFile, String(perSecond)]),
+    ) as { accepted: [string, number][]; rejected: number };
+    rmSync(bodiesFile, { force: true });
+    const accepted = new Map(load.accepted);
+    const rejected = load.rejected;
+    for (let i = 0; i < 600 && (await e2eProc.counts())[0]! < accepted.size; i++) await sleep(100);
+    const e2e = (await e2eProc.dump())[0]!;
+    e2eProc.close();
     await tap.disconnect();
     const toCanonical = quantiles(
       [...accepted].filter(([id]) => produced.has(id)).map(([id, t]) => produced.get(id)! - t),
@@ -187,10 +155,13 @@ async function main(): Promise<void> {
     const template = realSampleEvents()[0]!;
     const phase = async (withDead: boolean) => {
       const appId = `com.p4.${randomBytes(3).toString('hex')}`;
-      const healthy = await Promise.all([endpoint(), endpoint(), endpoint()]);
-      for (const h of healthy) await manager.create({ url: h.url, appIds: [appId] });
-      const dead = withDead ? await endpoint(true) : undefined;
-      if (dead) await manager.create({ url: dead.url, appIds: [appId] });
+      const servers = await startEndpoints([
+        { delayMs },
+        { delayMs },
+        { delayMs },
+        ...(withDead ? [{ hang: true }] : []),
+      ]);
+      for (const url of servers.urls) await manager.create({ url, appIds: [appId] });
       const events = Array.from({ length: total }, (_, i) => ({
         ...template,
         eventId: `app_store:${randomUUID()}:0`,
@@ -206,12 +177,11 @@ async function main(): Promise<void> {
         });
         sent.set(e.eventId, performance.timeOrigin + performance.now());
       });
-      for (let i = 0; i < 600 && healthy.some((h) => h.arrivals.size < total); i++) await sleep(100);
+      const healthyDone = async () => (await servers.counts()).slice(0, 3).every((n) => n >= total);
+      for (let i = 0; i < 600 && !(await healthyDone()); i++) await sleep(100);
+      const healthy = (await servers.dump()).slice(0, 3);
+      servers.close();
       const latencies = healthy.flatMap((h) => [...h.arrivals].map(([id, t]) => t - sent.get(id)!));
-      for (const s of [...healthy, ...(dead ? [dead] : [])]) {
-        s.server.closeAllConnections();
-        s.server.close();
-      }
       return quantiles(latencies);
     };
     const p4Without = await phase(false);
@@ -224,6 +194,8 @@ async function main(): Promise<void> {
           machine: machine(),
           ratePerSecond: perSecond,
           seconds,
+          endpointDelayMs: delayMs,
+          maxConcurrency,
           p3: {
             accepted: accepted.size,
             rejected,

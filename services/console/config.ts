@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bool, csv, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
-import { parseCidr } from '../../lib/adapters/webhooks/ssrf';
+import { allowedCidrsEnv } from '../../lib/adapters/webhooks/ssrf';
 
 const schemaName = (fallback: string) =>
   z
@@ -79,15 +79,7 @@ export const ConsoleConfig = z.object({
   /** The normalizer's Play outcomes: the Play Developer API answer shown beside a Play notification. */
   NORMALIZER_DB_SCHEMA: schemaName('storeline_play'),
   /** CIDRs an endpoint created here may point at although private or loopback (as the fan-out's own). */
-  WEBHOOK_ALLOWED_CIDRS: csv
-    .pipe(
-      z.array(
-        z
-          .string()
-          .refine((c) => typeof parseCidr(c) !== 'string', 'each entry must be a CIDR like 10.0.0.0/8'),
-      ),
-    )
-    .default([]),
+  WEBHOOK_ALLOWED_CIDRS: allowedCidrsEnv,
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: port.default(8096),
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bool, consumerGuardEnv, csv, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
 import { parseDurations } from '../../lib/core/webhooks/policy';
-import { parseCidr } from '../../lib/adapters/webhooks/ssrf';
+import { allowedCidrsEnv } from '../../lib/adapters/webhooks/ssrf';
 
 const duration = z.string().transform((s, ctx) => {
   const d = parseDurations(s);
@@ -43,22 +43,15 @@ export const WebhookFanoutConfig = z.object({
   /** An endpoint failing without a single success for this long is disabled. */
   WEBHOOK_DISABLE_AFTER: oneDuration.default(5 * 86_400_000),
   WEBHOOK_DEFAULT_TIMEOUT: oneDuration.pipe(z.number().min(100).max(60_000)).default(15_000),
-  WEBHOOK_DEFAULT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(10),
+  /** Each endpoint's ceiling for its adaptive concurrency limit (lib/core/webhooks/concurrency.ts). */
+  WEBHOOK_DEFAULT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
   /** Attempts in flight per instance, all endpoints together. */
   WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(500),
   /** A claimed delivery is retried by any instance this long after its timeout if no result was recorded. */
   WEBHOOK_LEASE_MARGIN: oneDuration.default(30_000),
   WEBHOOK_POLL_INTERVAL: oneDuration.pipe(z.number().min(10).max(60_000)).default(250),
   /** CIDRs the SSRF guard lets through although private or loopback (e.g. 127.0.0.1/32 for local use). */
-  WEBHOOK_ALLOWED_CIDRS: csv
-    .pipe(
-      z.array(
-        z
-          .string()
-          .refine((c) => typeof parseCidr(c) !== 'string', 'each entry must be a CIDR like 10.0.0.0/8'),
-      ),
-    )
-    .default([]),
+  WEBHOOK_ALLOWED_CIDRS: allowedCidrsEnv,
   PORT: port.default(8093),
 });
 export type WebhookFanoutConfig = z.output<typeof WebhookFanoutConfig>;

@@ -11,12 +11,10 @@ import type { SubscriptionEvent } from '../../lib/core/generated/avro';
 import { createNormalizer } from '../../lib/adapters/normalizer/normalizer';
 import { createAggregator } from '../../lib/adapters/state/aggregator';
 import { TRIGGER_MIGRATIONS } from '../../lib/adapters/triggers/store';
-import { WebhookSender } from '../../lib/adapters/webhooks/sender';
-import { createFanoutService } from '../../lib/adapters/webhooks/service';
-import { SsrfGuard } from '../../lib/adapters/webhooks/ssrf';
 import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations';
 import type { AvroCodec } from '../../lib/platform/avro';
 import { createPool, migrate } from '../../lib/platform/db';
+import { startFanout } from '../kit/fanout';
 import { PLAY_MIGRATIONS } from '../../lib/adapters/play/repo';
 import { mountOps } from '../../lib/platform/http';
 import { createIdempotentProducer } from '../../lib/platform/kafka';
@@ -92,29 +90,15 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   await aggregator.start();
   stops.push(() => aggregator.stop());
 
-  const guard = new SsrfGuard(['127.0.0.1/32']);
-  const sender = new WebhookSender(guard, 'Storeline-Webhooks/test');
-  const fanout = createFanoutService({
+  const fanout = await startFanout({
     kafka,
-    pool: webhookPool,
-    producer,
-    eventCodec,
     names,
-    sender,
-    groupId: groups.fanout,
-    logger: testLogger,
-    policy: { scheduleMs: [200, 400], jitter: 0, maxRetryAfterMs: 5_000 },
-    disableAfterMs: 60_000,
-    maxInFlight: 100,
-    leaseMarginMs: 1_000,
-    pollIntervalMs: 100,
-    shutdownGraceMs: 500,
+    pool: webhookPool,
+    eventCodec,
+    overrides: { groupId: groups.fanout },
   });
-  await fanout.start();
-  stops.push(async () => {
-    await fanout.stop();
-    sender.close();
-  });
+  await fanout.service.start();
+  stops.push(() => fanout.stop());
 
   const pki = await createPki();
   const receiver = await startAppStoreReceiver(kafka, names.name('rawAppStore'), {

@@ -1,14 +1,14 @@
 /**
  * churn-triggers: consumes the canonical topic (own group); per batch, one PostgreSQL transaction records
- * each new event, loads its history, decides (pure) and writes the decision to the outbox; kafkajs then
- * commits offsets. A publisher loop sends due outbox rows as Avro EngagementTriggers and marks them sent.
+ * the new events, loads their history, decides (pure, in order) and writes the decisions to the outbox, in
+ * a fixed number of set-based statements; kafkajs then commits offsets. A publisher loop sends due outbox rows as Avro EngagementTriggers and marks them sent.
  * The publisher starts before the consumer: it needs no partitions (rows are claimed with SKIP LOCKED), and
  * joining the group can take up to the session timeout after a crash, which due triggers must not wait for.
  * Delivery to the topic is at-least-once: a crash between the send and the mark re-sends the same
  * triggerId, which consumers dedupe on.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import type { AvroCodec } from '../../platform/avro';
 import { CanonicalConsumer, type CanonicalBatch } from '../../platform/canonicalConsumer';
@@ -17,9 +17,9 @@ import { inTransaction } from '../../platform/db';
 import type { EngagementTrigger, SubscriptionEvent } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import type { TopicNames } from '../../core/topics';
-import { decide } from '../../core/triggers/decide';
+import { decideBatch, HISTORY_MS } from '../../core/triggers/batch';
 import type { Rules } from '../../core/triggers/rules';
-import { applyDecision, loadHistory, lockDue, markApplied, markSent } from './store';
+import { loadStored, lockDue, markApplied, markSent, recordRefunds, writeOutbox } from './store';
 
 export interface TriggerServiceDeps {
   kafka: Kafka;
@@ -38,6 +38,9 @@ export interface TriggerServiceDeps {
   guard?: GuardTuning;
 }
 
+/** Due triggers one publisher transaction sends (one Kafka request, one UPDATE). */
+const PUBLISH_BATCH = 500;
+
 export function createTriggerService(deps: TriggerServiceDeps) {
   const now = deps.now ?? Date.now;
   const registers = deps.metrics ? [deps.metrics] : [];
@@ -52,7 +55,7 @@ export function createTriggerService(deps: TriggerServiceDeps) {
     component: 'churn-triggers',
     topics: [deps.names.name('subscriptionEvents')],
     now,
-    handle: (batch) => decideBatch(batch),
+    handle: (batch) => handleBatch(batch),
   });
   const topic = deps.names.name('engagementTriggers');
   let timer: NodeJS.Timeout | undefined;
@@ -62,7 +65,7 @@ export function createTriggerService(deps: TriggerServiceDeps) {
   async function publishDue(): Promise<number> {
     return inTransaction(deps.pool, async (c) => {
       const at = now();
-      const due = await lockDue(c, at, 200);
+      const due = await lockDue(c, at, PUBLISH_BATCH);
       if (due.length === 0) return 0;
       await deps.producer.send({
         topic,
@@ -86,9 +89,13 @@ export function createTriggerService(deps: TriggerServiceDeps) {
   const loop = () => {
     if (stopped) return;
     publishing = publishDue()
-      .catch((err) => deps.logger.error({ err }, 'publishing due triggers failed; retrying'))
-      .then(() => {
-        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs ?? 500);
+      .catch((err) => {
+        deps.logger.error({ err }, 'publishing due triggers failed; retrying');
+        return 0;
+      })
+      .then((sent) => {
+        // A full batch means more may be due: go on at once rather than one batch per poll interval.
+        if (!stopped) timer = setTimeout(loop, sent >= PUBLISH_BATCH ? 0 : (deps.pollIntervalMs ?? 500));
       });
   };
 
@@ -98,16 +105,44 @@ export function createTriggerService(deps: TriggerServiceDeps) {
     await publishing;
   };
 
-  const decideBatch = async (batch: CanonicalBatch): Promise<void> => {
+  const handleBatch = async (batch: CanonicalBatch): Promise<void> => {
     const { events } = await batch.decode(deps.eventCodec, deps.names.dlqOf('subscriptionEvents') as string);
-    await inTransaction(deps.pool, async (c) => {
-      for (const e of events) {
-        if (!(await markApplied(c, e.eventId))) continue;
-        const at = now();
-        const history = await loadHistory(c, e, at, deps.rules.refundAbuseSuspected.windowDays);
-        await applyDecision(c, decide(e, history, at, deps.rules));
-      }
-    });
+    if (events.length === 0) return;
+    await inTransaction(deps.pool, (c) => applyBatch(c, events));
+  };
+
+  /**
+   * A fixed number of set-based statements per batch, whatever its size: record the events, store refunds
+   * and count earlier ones, read the outbox rows the batch can see, then cancel and insert in one statement.
+   * The pure decideBatch decides the events in order as if each had been written before the next.
+   */
+  const applyBatch = async (c: PoolClient, events: SubscriptionEvent[]): Promise<void> => {
+    const applied = await markApplied(
+      c,
+      events.map((e) => e.eventId),
+    );
+    // First occurrence of each event applied now (a redelivery, or a repeat inside the batch, adds nothing).
+    const fresh = events.filter((e) => applied.delete(e.eventId));
+    if (fresh.length === 0) return;
+    const windowMs = deps.rules.refundAbuseSuspected.windowDays * 86_400_000;
+    const withUser = fresh.filter((e) => e.appUserId);
+    const counts = await recordRefunds(
+      c,
+      withUser
+        .filter((e) => e.type === 'REFUNDED')
+        .map((e) => ({ eventId: e.eventId, appUserId: e.appUserId!, occurredAt: e.occurredAt })),
+      withUser.map((e) => ({ appUserId: e.appUserId!, since: e.occurredAt - windowMs })),
+    );
+    const refundsOf = new Map(withUser.map((e, i) => [e, counts[i] ?? 0]));
+    const stored = await loadStored(
+      c,
+      [...new Set(fresh.map((e) => e.subscriptionKey))],
+      [...new Set(fresh.flatMap((e) => (e.appUserId === null ? [] : [e.appUserId])))],
+      now() - HISTORY_MS,
+    );
+    const items = fresh.map((event) => ({ event, storedRefunds: refundsOf.get(event) ?? 0, now: now() }));
+    const result = decideBatch(items, stored, deps.rules);
+    await writeOutbox(c, result.cancel, result.inserts);
   };
 
   return {

@@ -6,9 +6,10 @@
  */
 import type { PoolClient } from 'pg';
 import type { Migration } from '../../platform/db';
-import type { EngagementTrigger, SubscriptionEvent, TriggerKind } from '../../core/generated/avro';
+import type { EngagementTrigger, TriggerKind } from '../../core/generated/avro';
 import { assertNever } from '../../core/errors';
-import type { CancelTarget, Decision, TriggerHistory } from '../../core/triggers/decide';
+import type { StoredTrigger } from '../../core/triggers/batch';
+import type { CancelTarget, Decision } from '../../core/triggers/decide';
 
 export const TRIGGER_MIGRATIONS: Migration[] = [
   {
@@ -34,74 +35,144 @@ export const TRIGGER_MIGRATIONS: Migration[] = [
       CREATE INDEX trigger_refunds_user ON trigger_refunds (app_user_id, occurred_at);
     `,
   },
+  {
+    version: 2,
+    name: 'outbox by subscription, any status',
+    // A batch reads the history of its subscriptions without a user (sent rows too) in one statement.
+    sql: `CREATE INDEX trigger_outbox_sub_any ON trigger_outbox (subscription_key)`,
+  },
 ];
 
-/** Records the event once; false when it was applied before (a redelivery). */
-export async function markApplied(c: PoolClient, eventId: string): Promise<boolean> {
-  const r = await c.query('INSERT INTO trigger_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING', [
-    eventId,
-  ]);
-  return r.rowCount === 1;
-}
-
-export async function loadHistory(
-  c: PoolClient,
-  e: SubscriptionEvent,
-  now: number,
-  windowDays: number,
-): Promise<TriggerHistory> {
-  if (e.type === 'REFUNDED' && e.appUserId) {
-    await c.query(
-      'INSERT INTO trigger_refunds (event_id, app_user_id, occurred_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [e.eventId, e.appUserId, e.occurredAt],
-    );
-  }
-  const refunds = e.appUserId
-    ? ((
-        await c.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM trigger_refunds WHERE app_user_id = $1 AND occurred_at > $2',
-          [e.appUserId, e.occurredAt - windowDays * 86_400_000],
-        )
-      ).rows[0]?.n ?? 0)
-    : 0;
-  const recent = await c.query<{ kind: TriggerKind; due_at: string }>(
-    `SELECT kind, due_at FROM trigger_outbox
-     WHERE status <> 'cancelled' AND due_at > $3
-       AND (($1::text IS NOT NULL AND app_user_id = $1) OR ($1::text IS NULL AND subscription_key = $2))`,
-    [e.appUserId, e.subscriptionKey, now - 365 * 86_400_000],
+/** Records the events once; returns those applied now (not seen before: a redelivery adds nothing). */
+export async function markApplied(c: PoolClient, eventIds: string[]): Promise<Set<string>> {
+  const r = await c.query<{ event_id: string }>(
+    `INSERT INTO trigger_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+    [eventIds],
   );
-  return { userRefunds: refunds, recent: recent.rows.map((r) => ({ kind: r.kind, at: Number(r.due_at) })) };
+  return new Set(r.rows.map((x) => x.event_id));
 }
 
-const CANCEL_PENDING = `UPDATE trigger_outbox SET status = 'cancelled' WHERE status = 'pending' AND kind = ANY($1)`;
-
-/** Only a `user` target reaches the user's other subscriptions; the statement differs, not a parameter. */
-async function cancel(c: PoolClient, t: CancelTarget): Promise<void> {
-  switch (t.scope) {
-    case 'subscription':
-      await c.query(`${CANCEL_PENDING} AND subscription_key = $2`, [t.kinds, t.subscriptionKey]);
-      return;
-    case 'user':
-      await c.query(`${CANCEL_PENDING} AND (subscription_key = $2 OR app_user_id = $3)`, [
-        t.kinds,
-        t.subscriptionKey,
-        t.appUserId,
-      ]);
-      return;
-    default:
-      assertNever(t, 'cancel scope');
-  }
+/**
+ * Stores the batch's refunds and counts, per query, the user's refunds stored before the batch after
+ * `since`; one statement (its SELECT sees the table as it was before the INSERT of the same statement).
+ */
+export async function recordRefunds(
+  c: PoolClient,
+  refunds: { eventId: string; appUserId: string; occurredAt: number }[],
+  queries: { appUserId: string; since: number }[],
+): Promise<number[]> {
+  if (refunds.length === 0 && queries.length === 0) return [];
+  const r = await c.query<{ n: number }>(
+    `WITH stored AS (
+       INSERT INTO trigger_refunds (event_id, app_user_id, occurred_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING
+     )
+     SELECT (SELECT count(*)::int FROM trigger_refunds r WHERE r.app_user_id = q.u AND r.occurred_at > q.since) AS n
+     FROM unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS q(u, since, i) ORDER BY q.i`,
+    [
+      refunds.map((x) => x.eventId),
+      refunds.map((x) => x.appUserId),
+      refunds.map((x) => x.occurredAt),
+      queries.map((x) => x.appUserId),
+      queries.map((x) => x.since),
+    ],
+  );
+  return r.rows.map((x) => x.n);
 }
 
-export async function applyDecision(c: PoolClient, d: Decision): Promise<void> {
-  for (const t of d.cancel) await cancel(c, t);
-  for (const t of [...d.emit, ...d.schedule]) {
-    await c.query(
-      `INSERT INTO trigger_outbox (trigger_id, kind, subscription_key, app_user_id, due_at, trigger) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (trigger_id) DO NOTHING`,
-      [t.triggerId, t.kind, t.subscriptionKey, t.appUserId, t.dueAt, JSON.stringify(t)],
-    );
-  }
+/**
+ * The outbox rows a batch's decisions can see or cancel: not cancelled, of its subscriptions or users,
+ * pending or due within the history window.
+ */
+export async function loadStored(
+  c: PoolClient,
+  subscriptionKeys: string[],
+  appUserIds: string[],
+  since: number,
+): Promise<StoredTrigger[]> {
+  const r = await c.query<{
+    trigger_id: string;
+    kind: TriggerKind;
+    subscription_key: string;
+    app_user_id: string | null;
+    due_at: string;
+    status: 'pending' | 'sent';
+  }>(
+    `SELECT trigger_id, kind, subscription_key, app_user_id, due_at, status FROM trigger_outbox
+     WHERE status <> 'cancelled' AND (status = 'pending' OR due_at > $3)
+       AND (subscription_key = ANY($1::text[]) OR app_user_id = ANY($2::text[]))`,
+    [subscriptionKeys, appUserIds, since],
+  );
+  return r.rows.map((x) => ({
+    triggerId: x.trigger_id,
+    kind: x.kind,
+    subscriptionKey: x.subscription_key,
+    appUserId: x.app_user_id,
+    dueAt: Number(x.due_at),
+    status: x.status,
+  }));
+}
+
+/** One row per kind of each target; a `user` target also reaches the user's other subscriptions. */
+type CancelRow = { kind: string; sub: string; user: string | null };
+
+function cancelRows(targets: CancelTarget[]): CancelRow[] {
+  return targets.flatMap((t): CancelRow[] => {
+    switch (t.scope) {
+      case 'subscription':
+        return t.kinds.map((kind) => ({ kind, sub: t.subscriptionKey, user: null }));
+      case 'user':
+        return t.kinds.map((kind) => ({ kind, sub: t.subscriptionKey, user: t.appUserId }));
+      default:
+        return assertNever(t, 'cancel scope');
+    }
+  });
+}
+
+/**
+ * Cancels the pending rows stored before this statement that `cancel` targets, and inserts `inserts` with
+ * their status: one statement (the UPDATE does not see the rows the INSERT adds).
+ */
+export async function writeOutbox(
+  c: PoolClient,
+  cancel: CancelTarget[],
+  inserts: { trigger: EngagementTrigger; status: 'pending' | 'cancelled' }[],
+): Promise<void> {
+  const cancels = cancelRows(cancel);
+  if (cancels.length === 0 && inserts.length === 0) return;
+  await c.query(
+    `WITH cancelled AS (
+       UPDATE trigger_outbox o SET status = 'cancelled'
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS t(kind, sub, usr)
+       WHERE o.status = 'pending' AND o.kind = t.kind AND (o.subscription_key = t.sub OR o.app_user_id = t.usr)
+     )
+     INSERT INTO trigger_outbox (trigger_id, kind, subscription_key, app_user_id, due_at, trigger, status)
+     SELECT i.id, i.kind, i.sub, i.usr, i.due, i.body::jsonb, i.status
+     FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[])
+       AS i(id, kind, sub, usr, due, body, status)
+     ON CONFLICT (trigger_id) DO NOTHING`,
+    [
+      cancels.map((x) => x.kind),
+      cancels.map((x) => x.sub),
+      cancels.map((x) => x.user),
+      inserts.map((x) => x.trigger.triggerId),
+      inserts.map((x) => x.trigger.kind),
+      inserts.map((x) => x.trigger.subscriptionKey),
+      inserts.map((x) => x.trigger.appUserId),
+      inserts.map((x) => x.trigger.dueAt),
+      inserts.map((x) => JSON.stringify(x.trigger)),
+      inserts.map((x) => x.status),
+    ],
+  );
+}
+
+/** One decision's writes (cancellations first, then its triggers, pending). */
+export function applyDecision(c: PoolClient, d: Decision): Promise<void> {
+  return writeOutbox(
+    c,
+    d.cancel,
+    [...d.emit, ...d.schedule].map((trigger) => ({ trigger, status: 'pending' as const })),
+  );
 }
 
 /** Due pending triggers, locked for this publisher (others skip them). */

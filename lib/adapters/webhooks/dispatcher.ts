@@ -1,6 +1,7 @@
 /**
- * The fan-out's dispatcher: claims due deliveries per endpoint, up to the endpoint's concurrency and the
- * process's limit, attempts them over HTTP with Standard Webhooks signatures, and records each outcome
+ * The fan-out's dispatcher: claims due deliveries of all endpoints in one statement per round, each
+ * endpoint up to its adaptive concurrency (core/webhooks/concurrency.ts, capped by its maxConcurrency) and
+ * the process's limit, attempts them over HTTP with Standard Webhooks signatures, and records each outcome
  * (outcome.ts: the pure policy decides retry, completion, dead letter or disabling).
  */
 import type { Producer } from 'kafkajs';
@@ -13,11 +14,20 @@ import {
   type RetryPolicy,
 } from '../../core/webhooks/policy';
 import { signatureHeader, webhookId } from '../../core/webhooks/signing';
+import {
+  allowance,
+  DEFAULT_CONCURRENCY,
+  newLimiter,
+  observe,
+  signalOf,
+  type ConcurrencyTuning,
+  type Limiter,
+} from '../../core/webhooks/concurrency';
 import type { FanoutMetrics } from './metrics';
-import { recordOutcome, type Disabled, type OutcomeDeps } from './outcome';
+import { recordOutcome, SuccessRecorder, type Disabled, type OutcomeDeps } from './outcome';
 import type { SendResult, WebhookSender } from './sender';
-import { claim, type ClaimedDelivery } from './store/deliveries';
-import { endpointsWithDueWork, signingSecrets, type Endpoint } from './store/endpoints';
+import { claimDue, type ClaimedDelivery, type Target } from './store/deliveries';
+import { signingSecrets } from './store/endpoints';
 
 export interface DispatcherDeps {
   pool: Pool;
@@ -33,24 +43,54 @@ export interface DispatcherDeps {
   metrics: FanoutMetrics;
   now: () => number;
   random?: (() => number) | undefined;
+  /** Per-endpoint adaptive concurrency (core/webhooks/concurrency.ts); defaults: DEFAULT_CONCURRENCY. */
+  concurrency?: ConcurrencyTuning | undefined;
+  /** A round asked for by ending attempts waits this long, so the attempts ending meanwhile share it. */
+  coalesceMs?: number | undefined;
 }
 
-/** Attempts in flight are counted per endpoint and in total; the counts bound each dispatch round. */
+/** Default of `coalesceMs`: at most ~200 rounds/s from ending attempts, whatever the delivery rate. */
+const COALESCE_MS = 5;
+/** A limiter unused this long is forgotten (the endpoint starts again from the initial limit). */
+const FORGET_AFTER_MS = 10 * 60_000;
+
+interface EndpointState {
+  limiter: Limiter;
+  /** The endpoint's max_concurrency, as last claimed. */
+  ceiling: number;
+  inFlight: number;
+  /** The last round got all it asked for this endpoint: it may have more due work. */
+  backlog: boolean;
+  seenAt: number;
+}
+
+/**
+ * Dispatch rounds claim due deliveries of every endpoint in one statement, each endpoint up to its free
+ * slots under its adaptive limit, the process up to maxInFlight. A round runs when deliveries are created
+ * (wake), on the poll interval (retries coming due), and shortly after attempts end while an endpoint (or
+ * the process) was left with due work; attempts ending close together share one round.
+ */
 export class Dispatcher {
   private readonly m: FanoutMetrics;
   private readonly outcomes: OutcomeDeps;
-  private readonly inFlight = new Map<string, number>();
+  private readonly tuning: ConcurrencyTuning;
+  private readonly states = new Map<string, EndpointState>();
   private readonly attempts = new Set<Promise<void>>();
   private total = 0;
+  /** The last round filled the process's free slots: it may have left due work behind. */
+  private saturated = false;
   private stopped = false;
   private ticking = false;
-  private again = false;
+  private queued: 'now' | 'soon' | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.m = deps.metrics;
+    this.tuning = deps.concurrency ?? DEFAULT_CONCURRENCY;
     this.outcomes = {
       pool: deps.pool,
+      successes: new SuccessRecorder(deps.pool),
       producer: deps.producer,
       dlqTopic: deps.dlqTopic,
       disableAfterMs: deps.disableAfterMs,
@@ -59,23 +99,7 @@ export class Dispatcher {
   }
 
   /** Runs a dispatch round now, or right after the current one. Bound: it is passed around as a callback. */
-  readonly wake = (): void => {
-    if (this.stopped) return;
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = true;
-    this.dispatch()
-      .catch((err) => this.deps.logger.error({ err }, 'dispatch round failed; retrying on the next tick'))
-      .finally(() => {
-        this.ticking = false;
-        if (this.again) {
-          this.again = false;
-          setImmediate(this.wake);
-        }
-      });
-  };
+  readonly wake = (): void => this.request('now');
 
   /** Polls for due work (retries come due without a new record to wake the dispatcher). */
   startPolling(): void {
@@ -87,6 +111,7 @@ export class Dispatcher {
   halt(): void {
     this.stopped = true;
     clearInterval(this.poll);
+    clearTimeout(this.timer);
   }
 
   /** Waits for attempts in flight, at most `graceMs`; any left keep their lease. */
@@ -95,53 +120,133 @@ export class Dispatcher {
     await Promise.race([Promise.allSettled([...this.attempts]), grace]);
   }
 
+  /** 'now': as soon as no round runs; 'soon': within coalesceMs, sharing the round with others asking. */
+  private request(when: 'now' | 'soon'): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      if (this.queued !== 'now') this.queued = when;
+      return;
+    }
+    if (when === 'now') this.run();
+    else this.timer ??= setTimeout(this.run, this.deps.coalesceMs ?? COALESCE_MS);
+  }
+
+  private readonly run = (): void => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped) return;
+    this.ticking = true;
+    this.dispatch()
+      .catch((err) => this.deps.logger.error({ err }, 'dispatch round failed; retrying on the next tick'))
+      .finally(() => {
+        this.ticking = false;
+        const queued = this.queued;
+        this.queued = undefined;
+        if (queued === 'now') setImmediate(this.wake);
+        else if (queued === 'soon') this.request('soon');
+      });
+  };
+
   private async dispatch(): Promise<void> {
     const { deps } = this;
     const at = deps.now();
-    for (const endpoint of await endpointsWithDueWork(deps.pool, at)) {
-      if (this.stopped) return;
-      const free = Math.min(
-        endpoint.maxConcurrency - (this.inFlight.get(endpoint.id) ?? 0),
-        deps.maxInFlight - this.total,
-      );
-      if (free <= 0) continue;
-      const claimed = await claim(
-        deps.pool,
-        endpoint.id,
-        at,
-        free,
-        at + endpoint.timeoutMs + deps.leaseMarginMs,
-      );
-      for (const d of claimed) this.start(endpoint, d);
+    this.m.rounds.inc();
+    const budget = deps.maxInFlight - this.total;
+    this.saturated = budget <= 0;
+    if (this.saturated) return;
+    const free = new Map<string, number>();
+    for (const [id, s] of this.states) {
+      if (s.inFlight === 0 && at - s.seenAt > FORGET_AFTER_MS) {
+        this.states.delete(id);
+        this.m.concurrency.remove({ endpoint: id });
+      } else free.set(id, Math.max(0, allowance(s.limiter, s.ceiling) - s.inFlight));
     }
+    const claimed = await claimDue(deps.pool, {
+      now: at,
+      free,
+      otherwise: this.tuning.initial,
+      total: budget,
+      leaseMarginMs: deps.leaseMarginMs,
+    });
+    this.saturated = claimed.length >= budget;
+    const got = new Map<string, number>();
+    for (const d of claimed) got.set(d.endpointId, (got.get(d.endpointId) ?? 0) + 1);
+    for (const [id, asked] of free) {
+      const s = this.states.get(id);
+      if (s) s.backlog = (got.get(id) ?? 0) >= asked;
+    }
+    for (const d of claimed) this.start(this.stateOf(d.endpoint, at, got.get(d.endpointId) ?? 0), d);
   }
 
-  private start(endpoint: Endpoint, d: ClaimedDelivery): void {
-    this.count(endpoint.id, +1);
-    const p = this.attempt(endpoint, d)
+  /** The endpoint's state, created with the initial limit when it is new; its ceiling as just claimed. */
+  private stateOf(t: Target, at: number, got: number): EndpointState {
+    let s = this.states.get(t.id);
+    if (!s) {
+      const limiter = newLimiter(t.maxConcurrency, this.tuning);
+      s = {
+        limiter,
+        ceiling: t.maxConcurrency,
+        inFlight: 0,
+        backlog: got >= allowance(limiter, t.maxConcurrency),
+        seenAt: at,
+      };
+      this.states.set(t.id, s);
+    }
+    s.ceiling = t.maxConcurrency;
+    s.seenAt = at;
+    return s;
+  }
+
+  private start(s: EndpointState, d: ClaimedDelivery): void {
+    s.inFlight += 1;
+    this.total += 1;
+    this.m.inFlight.set(this.total);
+    let released = false;
+    // The endpoint's slot is free once it has answered; the process's once the outcome is recorded.
+    const release = (sent?: SendResult, startedAt?: number) => {
+      if (released) return;
+      released = true;
+      if (sent && startedAt !== undefined) this.adapt(s, d.endpointId, sent, startedAt);
+      s.inFlight -= 1;
+      if (s.backlog) this.request('soon');
+    };
+    const p = this.attempt(d, release)
       .catch((err) =>
         // The lease stays: the delivery is attempted again when it runs out. Nothing is lost.
         this.deps.logger.error(
-          { err, endpointId: endpoint.id, deliveryId: d.id },
+          { err, endpointId: d.endpointId, deliveryId: d.id },
           'recording an attempt failed',
         ),
       )
       .finally(() => {
-        this.count(endpoint.id, -1);
+        release();
+        this.total -= 1;
+        this.m.inFlight.set(this.total);
         this.attempts.delete(p);
-        this.wake();
+        if (this.saturated) this.request('soon');
       });
     this.attempts.add(p);
   }
 
-  private count(endpointId: string, delta: 1 | -1): void {
-    this.inFlight.set(endpointId, (this.inFlight.get(endpointId) ?? (delta > 0 ? 0 : 1)) + delta);
-    this.total += delta;
-    this.m.inFlight.set(this.total);
+  /** The endpoint's limit after one of its attempts ended. */
+  private adapt(s: EndpointState, endpointId: string, sent: SendResult, startedAt: number): void {
+    const observation = {
+      signal: signalOf(sent.result),
+      latencyMs: sent.latencyMs,
+      startedAt,
+      at: startedAt + sent.latencyMs,
+      inFlight: s.inFlight,
+    };
+    s.limiter = observe(s.limiter, observation, s.ceiling, this.tuning);
+    this.m.concurrency.set({ endpoint: endpointId }, allowance(s.limiter, s.ceiling));
   }
 
-  private async attempt(endpoint: Endpoint, d: ClaimedDelivery): Promise<void> {
+  private async attempt(
+    d: ClaimedDelivery,
+    answered: (sent: SendResult, startedAt: number) => void,
+  ): Promise<void> {
     const { deps } = this;
+    const { endpoint } = d;
     const startedAt = deps.now();
     const id = webhookId(d.messageId);
     const timestamp = Math.floor(startedAt / 1000);
@@ -151,6 +256,7 @@ export class Dispatcher {
       'webhook-signature': signatureHeader(signingSecrets(endpoint, startedAt), id, timestamp, d.body),
     };
     const sent = await deps.sender.send(endpoint.url, d.body, headers, endpoint.timeoutMs);
+    answered(sent, startedAt);
     const at = deps.now();
     const next = nextStep(sent.result, d.attempt, deps.policy, at, deps.random);
     const disabled = await recordOutcome(this.outcomes, { endpoint, delivery: d, sent, next, startedAt, at });
@@ -159,7 +265,7 @@ export class Dispatcher {
 
   /** Metrics and the log line of one recorded attempt. */
   private report(
-    endpoint: Endpoint,
+    endpoint: Target,
     d: ClaimedDelivery,
     sent: SendResult,
     next: Next,

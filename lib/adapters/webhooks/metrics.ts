@@ -49,5 +49,16 @@ export function fanoutMetrics(registry: Registry | undefined) {
       registers,
     }),
     inFlight: new Gauge({ name: 'storeline_webhook_in_flight', help: 'Attempts in flight', registers }),
+    concurrency: new Gauge({
+      name: 'storeline_webhook_endpoint_concurrency',
+      help: 'Adaptive concurrency limit per endpoint (attempts it may have in flight), after its last attempt',
+      labelNames: ['endpoint'],
+      registers,
+    }),
+    rounds: new Counter({
+      name: 'storeline_webhook_dispatch_rounds_total',
+      help: 'Dispatch rounds (one claim statement each, for every endpoint)',
+      registers,
+    }),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * One attempt's outcome, recorded: a delivery failed for good goes to the webhooks DLQ first; then a
- * success is one statement (the hot path: attempt logged, delivery completed, endpoint healthy), and a
- * failure one transaction (attempt logged, delivery rescheduled or completed, endpoint health updated and
- * the endpoint disabled when gone or failing too long). Returns why the endpoint was disabled, if it was.
+ * success joins the next group of successes, written in one statement (the hot path: attempts logged,
+ * deliveries completed, endpoints healthy), and a failure is one transaction (attempt logged, delivery
+ * rescheduled or completed, endpoint health updated and the endpoint disabled when gone or failing too
+ * long). Returns why the endpoint was disabled, if it was.
  */
 import type { Producer } from 'kafkajs';
 import type { Pool } from 'pg';
@@ -11,12 +12,13 @@ import { cutReason, dlqHeaders } from '../../platform/dlq';
 import { describe as describeResult, endpointHealth, type Next } from '../../core/webhooks/policy';
 import { webhookId } from '../../core/webhooks/signing';
 import type { SendResult } from './sender';
-import { recordAttempt, recordSuccess } from './store/attempts';
+import { recordAttempt, recordSuccesses, type AttemptRecord } from './store/attempts';
 import { completeDelivery, type ClaimedDelivery } from './store/deliveries';
 import { disableEndpoint, markEndpointFailing, type Endpoint } from './store/endpoints';
 
 export interface OutcomeDeps {
   pool: Pool;
+  successes: SuccessRecorder;
   producer: Producer;
   dlqTopic: string;
   disableAfterMs: number;
@@ -24,7 +26,7 @@ export interface OutcomeDeps {
 }
 
 export interface Attempted {
-  endpoint: Endpoint;
+  endpoint: Pick<Endpoint, 'id'>;
   delivery: ClaimedDelivery;
   sent: SendResult;
   next: Next;
@@ -39,8 +41,7 @@ export async function recordOutcome(deps: OutcomeDeps, a: Attempted): Promise<Di
   const { next } = a;
   if (next.delivery === 'failed') await deadLetter(deps, a, next);
   if (next.delivery !== 'succeeded') return recordFailure(deps, a, next);
-  await recordSuccess(
-    deps.pool,
+  await deps.successes.record(
     {
       deliveryId: a.delivery.id,
       attempt: a.delivery.attempt,
@@ -54,6 +55,44 @@ export async function recordOutcome(deps: OutcomeDeps, a: Attempted): Promise<Di
     a.endpoint.id,
   );
   return undefined;
+}
+
+/** Most successes one statement records. */
+const MAX_GROUP = 500;
+
+/**
+ * Group commit of successes: one statement in flight at a time, and the successes that end meanwhile are
+ * written together by the next one, so the number of statements follows the database's pace, not the
+ * delivery rate; an idle recorder writes at once. Each caller resolves once its own success is stored
+ * (until then its delivery keeps its lease, so a crash before that means one more attempt, never none).
+ */
+export class SuccessRecorder {
+  private queue: { attempt: AttemptRecord; endpointId: string; done: (err?: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  record(attempt: AttemptRecord, endpointId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ attempt, endpointId, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.write();
+    });
+  }
+
+  private write(): void {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
+    const group = this.queue.splice(0, MAX_GROUP);
+    recordSuccesses(this.pool, group)
+      .then(
+        () => group.forEach((s) => s.done()),
+        (err: unknown) => group.forEach((s) => s.done(err ?? new Error('recording successes failed'))),
+      )
+      .finally(() => {
+        this.writing = false;
+        this.write();
+      });
+  }
 }
 
 const statusOf = (sent: SendResult): number | null =>

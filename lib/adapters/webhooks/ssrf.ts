@@ -7,6 +7,8 @@
 import { BlockList, isIP } from 'node:net';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import dns from 'node:dns';
+import { z } from 'zod';
+import { csv } from '../../platform/config';
 
 // Not globally routable, or routed to the host itself / the cloud's metadata service.
 // IANA special-purpose registries: https://www.iana.org/assignments/iana-ipv4-special-registry/ and
@@ -149,3 +151,12 @@ export function parseCidr(cidr: string): { address: string; prefix: number; type
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return `"${cidr}" has a bad prefix length`;
   return { address, prefix, type: family === 4 ? 'ipv4' : 'ipv6' };
 }
+
+/** `WEBHOOK_ALLOWED_CIDRS` as the fan-out and the console take it: comma-separated CIDRs, default none. */
+export const allowedCidrsEnv = csv
+  .pipe(
+    z.array(
+      z.string().refine((c) => typeof parseCidr(c) !== 'string', 'each entry must be a CIDR like 10.0.0.0/8'),
+    ),
+  )
+  .default([]);

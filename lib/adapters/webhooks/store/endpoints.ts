@@ -131,18 +131,6 @@ export async function listEndpoints(db: Db): Promise<Endpoint[]> {
   return r.rows.map(endpointOf);
 }
 
-/** Enabled endpoints with deliveries due at `now` (one query: it runs on every dispatch round). */
-export async function endpointsWithDueWork(db: Db, now: number): Promise<Endpoint[]> {
-  const r = await db.query<EndpointRow>(
-    `SELECT e.* FROM webhook_endpoints e
-     WHERE e.enabled AND EXISTS (SELECT 1 FROM webhook_deliveries d
-       WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1)
-     ORDER BY e.id`,
-    [now],
-  );
-  return r.rows.map(endpointOf);
-}
-
 /** After a failure: returns since when the endpoint has been failing (set now if it was healthy). */
 export async function markEndpointFailing(
   c: PoolClient,

@@ -1,0 +1,238 @@
+/**
+ * The whole pipeline as processes (the entries scripts/run-local.ts starts): receiver-app-store,
+ * receiver-play-store, normalizer, state-aggregator, churn-triggers and webhook-fanout, on fresh topics
+ * and schemas; the load generator (bench/paced.ts) sends `count` signed App Store V2 notifications at
+ * `rate`/s, one webhook endpoint (bench/endpoint.ts) answers in `delayMs`. Prints end-to-end latency
+ * (receiver's 200 -> webhook arrival) p50/p95/p99 and CPU-ms per notification per component: each
+ * service process and its PostgreSQL backends (by application_name), Kafka and the registry (their pid
+ * files under .stack/run), all from /proc/<pid>/stat over the run.
+ * Usage: npm run bench:pipeline [-- <rate/s> <count> [endpoint answer delay ms, default 50]]
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { notification } from '../test/kit/builders/appStore';
+import { createPool, migrate } from '../lib/platform/db';
+import { EndpointManager } from '../lib/adapters/webhooks/endpoints';
+import { SsrfGuard } from '../lib/adapters/webhooks/ssrf';
+import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store/migrations';
+import { createPki, signedBody } from '../test/kit/appleSigning';
+import { freePort } from '../test/support/http';
+import {
+  ROOT,
+  backendCpu,
+  cpuMs,
+  freshTopics,
+  kafkaClient,
+  machine,
+  quantiles,
+  ready,
+  runTs,
+  service,
+  stack,
+  startEndpoints,
+} from './common';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const id = () => randomBytes(3).toString('hex');
+
+interface Running {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  app: string;
+}
+
+/** A pid from the embedded stack's pid file (STORELINE_STACK_DIR, as stack.sh reads it), if there. */
+function stackPid(name: string): number | undefined {
+  try {
+    const dir = process.env.STORELINE_STACK_DIR ?? resolve(ROOT, '.stack');
+    return Number(readFileSync(resolve(dir, 'run', `${name}.pid`), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const rate = Number(process.argv[2] ?? 100);
+  const count = Number(process.argv[3] ?? 3000);
+  const delayMs = Number(process.argv[4] ?? 50);
+  const { brokers, registryUrl, databaseUrl } = stack();
+  const kafka = kafkaClient(brokers);
+  const names = await freshTopics(kafka);
+  const run = id();
+  const schemas = { webhooks: `bench_wh_${run}`, state: `bench_st_${run}`, triggers: `bench_tr_${run}` };
+  const pool = createPool(databaseUrl, schemas.webhooks);
+  await migrate(pool, schemas.webhooks, WEBHOOK_MIGRATIONS);
+  const app = `com.pipeline.${run}`;
+  // Two endpoints: the first gets the renewals (the end-to-end measure), the second everything,
+  // engagement triggers included (~2 deliveries per notification in all, as in the local setup).
+  const endpoints = await startEndpoints([{ delayMs }, { delayMs }]);
+  const manager = new EndpointManager(pool, new SsrfGuard(['127.0.0.1/32']), {
+    maxConcurrency: Number(process.env.BENCH_MAX_CONCURRENCY ?? 64),
+    timeoutMs: 15_000,
+  });
+  await manager.create({ url: endpoints.urls[0]!, appIds: [app], eventTypes: ['subscription.RENEWED'] });
+  await manager.create({ url: endpoints.urls[1]!, appIds: [app] });
+  const pki = await createPki();
+  const rootFile = join(tmpdir(), `storeline-bench-root-${process.pid}.der`);
+  writeFileSync(rootFile, pki.rootDer);
+
+  const common = {
+    KAFKA_BROKERS: brokers.join(','),
+    SCHEMA_REGISTRY_URL: registryUrl,
+    TOPIC_PREFIX: names.prefix,
+    DATABASE_URL: databaseUrl,
+  };
+  const defs: [string, string, Record<string, string>][] = [
+    [
+      'receiver-app-store',
+      'services/receiver-app-store/main.ts',
+      {
+        HOST: '127.0.0.1',
+        APPLE_BUNDLE_IDS: app,
+        APPLE_ENVIRONMENTS: 'Sandbox',
+        APPLE_ROOT_CERTS: rootFile,
+        APPLE_ROOT_DEFAULT: 'false',
+      },
+    ],
+    [
+      'receiver-play-store',
+      'services/receiver-play-store/main.ts',
+      {
+        HOST: '127.0.0.1',
+        PLAY_PACKAGE_NAMES: app,
+        PUBSUB_AUTH: 'token',
+        PUBSUB_TOKEN: 'bench-push-token',
+      },
+    ],
+    [
+      'normalizer',
+      'services/normalizer/main.ts',
+      { NORMALIZER_GROUP_ID: `bench-norm-${run}`, NORMALIZER_TRANSACTIONAL_ID: `bench-norm-${run}` },
+    ],
+    [
+      'state-aggregator',
+      'services/state/main.ts',
+      {
+        STATE_DB_SCHEMA: schemas.state,
+        STATE_GROUP_ID: `bench-state-${run}`,
+        STATE_API_KEYS: 'bench-state-api-key-0123456789',
+      },
+    ],
+    [
+      'churn-triggers',
+      'services/triggers/main.ts',
+      {
+        TRIGGERS_DB_SCHEMA: schemas.triggers,
+        TRIGGERS_GROUP_ID: `bench-triggers-${run}`,
+        TRIGGERS_RULES_FILE: 'services/triggers/rules.local.json',
+      },
+    ],
+    [
+      'webhook-fanout',
+      'services/webhook-fanout/main.ts',
+      {
+        WEBHOOK_DB_SCHEMA: schemas.webhooks,
+        WEBHOOK_GROUP_ID: `bench-fanout-${run}`,
+        WEBHOOK_API_KEYS: 'bench-admin-key-0123456789',
+        WEBHOOK_ALLOWED_CIDRS: '127.0.0.1/32',
+        WEBHOOK_INCLUDE_TRIGGERS: 'true',
+      },
+    ],
+  ];
+  const services: Running[] = [];
+  for (const [name, entry, env] of defs) {
+    const port = await freePort();
+    const pgApp = `storeline-bench-${name}-${run}`;
+    services.push({
+      name,
+      port,
+      app: pgApp,
+      child: service(entry, { ...common, ...env, PORT: String(port), PGAPPNAME: pgApp }),
+    });
+  }
+  try {
+    await Promise.all(services.map((s) => ready(s.port)));
+    const receiver = services[0]!;
+    const bodies = Array.from({ length: count }, (_, i) => {
+      const n = notification('DID_RENEW', undefined, {
+        tx: { originalTransactionId: `7000${i}`, bundleId: app, environment: 'Sandbox' },
+        data: { bundleId: app },
+      });
+      n.payload.notificationUUID = randomUUID();
+      return { id: `app_store:${n.payload.notificationUUID}:0`, body: signedBody(n, pki).toString() };
+    });
+    const bodiesFile = join(tmpdir(), `storeline-bench-pipeline-${process.pid}.jsonl`);
+    writeFileSync(bodiesFile, bodies.map((b) => JSON.stringify(b)).join('\n') + '\n');
+
+    const backends = services.map((s) => ({ name: s.name, cpu: backendCpu(pool, s.app) }));
+    const infra = { kafka: stackPid('kafka'), registry: stackPid('registry') };
+    const cpuOf = () => ({
+      ...Object.fromEntries(services.map((s) => [s.name, cpuMs(s.child.pid!) ?? NaN])),
+      ...Object.fromEntries(Object.entries(infra).map(([k, pid]) => [k, pid ? (cpuMs(pid) ?? NaN) : NaN])),
+    });
+    await Promise.all(backends.map((b) => b.cpu.sample()));
+    const cpu0 = cpuOf();
+    const load = JSON.parse(
+      await runTs('bench/paced.ts', [
+        `http://127.0.0.1:${receiver.port}/app-store/v2`,
+        bodiesFile,
+        String(rate),
+      ]),
+    ) as { accepted: [string, number][]; rejected: number };
+    rmSync(bodiesFile, { force: true });
+    const accepted = new Map(load.accepted);
+    for (let i = 0; i < 1200 && (await endpoints.counts())[0]! < accepted.size; i++) await sleep(100);
+    const cpu1 = cpuOf();
+    await Promise.all(backends.map((b) => b.cpu.sample()));
+    const [server, all] = await endpoints.dump();
+    const e2e = quantiles(
+      [...accepted].filter(([k]) => server!.arrivals.has(k)).map(([k, t]) => server!.arrivals.get(k)! - t),
+    );
+    const perNotification = (ms: number) => Number((ms / accepted.size).toFixed(2));
+    const processes = Object.fromEntries(
+      Object.keys(cpu0).map((k) => [k, perNotification(cpu1[k]! - cpu0[k]!)]),
+    );
+    const postgres = Object.fromEntries(backends.map((b) => [b.name, perNotification(b.cpu.stop())]));
+    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + (b || 0), 0);
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'pipeline',
+          machine: machine(),
+          rate,
+          count,
+          endpointDelayMs: delayMs,
+          accepted: accepted.size,
+          rejected: load.rejected,
+          delivered: e2e.count,
+          deliveriesToTheCatchAllEndpoint: all!.arrivals.size,
+          e2eMs: e2e,
+          cpuMsPerNotification: {
+            processes,
+            postgresBackends: postgres,
+            total: Number((sum(processes) + sum(postgres)).toFixed(2)),
+          },
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    endpoints.close();
+    for (const s of services) s.child.kill('SIGTERM');
+    rmSync(rootFile, { force: true });
+    await pool.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
