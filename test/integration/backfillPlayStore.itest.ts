@@ -157,8 +157,15 @@ describe('storeline backfill play-store', () => {
       await migrate(pool, schema, PLAY_MIGRATIONS.slice(0, 1));
       const repo = new PgPlayRepo(pool);
       const refunded = { ...sampleEvent({ type: 'REFUNDED', transactionId: 'GPA.Z..0' }) };
-      await repo.commit({ messageId: 'm-old', rawPosition: 'raw/1/9', events: [refunded] });
-      await repo.commit({ messageId: 'm-other', rawPosition: 'raw/1/10', events: [sampleEvent()] });
+      // Rows as the version-1 normalizer wrote them (today's commit also writes later columns).
+      const oldCommit = (id: string, at: string, events: unknown[]) =>
+        pool.query('INSERT INTO play_outcomes (message_id, raw_position, events) VALUES ($1, $2, $3)', [
+          id,
+          at,
+          JSON.stringify(events),
+        ]);
+      await oldCommit('m-old', 'raw/1/9', [refunded]);
+      await oldCommit('m-other', 'raw/1/10', [sampleEvent()]);
       await migrate(pool, schema, PLAY_MIGRATIONS);
       expect(await repo.outcome('voided:GPA.Z..0')).toEqual({ rawPosition: 'raw/1/9', events: [refunded] });
       const rows = await pool.query('SELECT message_id FROM play_outcomes ORDER BY message_id');

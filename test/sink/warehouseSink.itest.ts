@@ -697,12 +697,15 @@ describe('warehouse sink (Kafka Connect → PostgreSQL)', () => {
     const added = await query(
       `select column_name, data_type from information_schema.columns
        where table_schema = 'warehouse' and table_name = 'subscription_events'
-         and column_name in ('plan_change_from_base_plan_id', 'plan_change_to_base_plan_id', 'test_evolution_field')
+         and column_name in ('plan_change_from_base_plan_id', 'plan_change_to_base_plan_id', 'test_evolution_field',
+                             'revision', 'retracted')
        order by column_name`,
     );
     expect(added).toEqual([
       { column_name: 'plan_change_from_base_plan_id', data_type: 'text' },
       { column_name: 'plan_change_to_base_plan_id', data_type: 'text' },
+      { column_name: 'retracted', data_type: 'boolean' },
+      { column_name: 'revision', data_type: 'integer' },
       { column_name: 'test_evolution_field', data_type: 'text' },
     ]);
 
@@ -716,6 +719,9 @@ describe('warehouse sink (Kafka Connect → PostgreSQL)', () => {
         plan_change_from_base_plan_id: null,
         plan_change_to_base_plan_id: null,
         test_evolution_field: null,
+        // Version 3's fields with defaults: the rows already there take the defaults.
+        revision: 0,
+        retracted: false,
       })),
     );
   });
