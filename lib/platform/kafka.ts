@@ -11,13 +11,9 @@ import {
   type Producer,
   type ITopicConfig,
 } from 'kafkajs';
-import { applyKafkaIdleFix } from './kafkaIdleFix';
 import { kafkajsLevel } from './kafkaLog';
 import type { Logger } from './logger';
 import { TopicNames } from '../core/topics';
-
-// Every process that talks to Kafka imports this module: the idle-loop fix is in place before any client.
-applyKafkaIdleFix();
 
 export function createKafka(opts: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   const log = opts.logger.child({ component: 'kafkajs' });
