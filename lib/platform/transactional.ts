@@ -212,11 +212,6 @@ export class TransactionalTransformer {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         transactionTimeout: 60_000,
-        // Back-to-back transactions: the first send of the next one (AddPartitionsToTxn) gets
-        // CONCURRENT_TRANSACTIONS while the coordinator still writes the previous commit's markers, a few
-        // ms. kafkajs' default first retry waits 300 ms, a stall per chunk; 20 ms (doubling) retries soon
-        // after the markers land. retries stays unbounded as kafkajs sets it for idempotent producers.
-        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20 },
       });
       // connect() runs initProducerId: fences any earlier owner of this partition and aborts its open txn.
       p = producer.connect().then(() => producer);
