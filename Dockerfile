@@ -7,8 +7,10 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: `prepare` builds, and the sources are not copied yet.
-RUN npm ci --ignore-scripts
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet. So kafkajs' patch (patches/: it
+# fixes lost records on a leader change) is applied here explicitly; the services refuse to start without it.
+COPY patches ./patches
+RUN npm ci --ignore-scripts && npx patch-package
 COPY tsconfig.json tsconfig.build.json ./
 COPY schemas ./schemas
 COPY services ./services

@@ -11,11 +11,13 @@ import {
   type Producer,
   type ITopicConfig,
 } from 'kafkajs';
+import { assertKafkajsPatched } from './kafkajsPatches';
 import { kafkajsLevel } from './kafkaLog';
 import type { Logger } from './logger';
 import { TopicNames } from '../core/topics';
 
 export function createKafka(opts: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
+  assertKafkajsPatched();
   const log = opts.logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: opts.clientId,

@@ -1,0 +1,170 @@
+/**
+ * The behaviour `patches/kafkajs+2.2.4.patch` gives kafkajs' send path, driven with a scripted cluster:
+ * kafkajs' own sendMessages, retrier and partition grouping, and brokers that answer as a real one would.
+ */
+import { createRequire } from 'node:module';
+import { assertKafkajsPatched } from './kafkajsPatches';
+
+const load = createRequire(__filename);
+type SendMessages = (
+  deps: object,
+) => (args: object) => Promise<Array<{ topicName: string; partition: number }>>;
+const createSendMessages = load('kafkajs/src/producer/sendMessages') as SendMessages;
+const createRetry = load('kafkajs/src/retry') as (o: object) => unknown;
+const { createErrorFromCode } = load('kafkajs/src/protocol/error') as {
+  createErrorFromCode: (code: number) => Error;
+};
+const NOT_LEADER_FOR_PARTITION = 6;
+
+interface Request {
+  broker: number;
+  partitions: number[];
+}
+
+/** Two brokers; `leaders` maps partition to broker, and `onRefresh` can move leadership. */
+function scriptedCluster(opts: {
+  leaders: Record<number, number>;
+  fail: (broker: number, attempt: number) => boolean;
+  onRefresh?: (leaders: Record<number, number>) => void;
+}) {
+  const requests: Request[] = [];
+  const attempts = new Map<number, number>();
+  const broker = (nodeId: number) => ({
+    nodeId,
+    produce: async ({
+      topicData,
+    }: {
+      topicData: Array<{ topic: string; partitions: Array<{ partition: number }> }>;
+    }) => {
+      const n = (attempts.get(nodeId) ?? 0) + 1;
+      attempts.set(nodeId, n);
+      const partitions = topicData.flatMap((t) => t.partitions.map((p) => Number(p.partition)));
+      requests.push({ broker: nodeId, partitions });
+      if (opts.fail(nodeId, n)) throw createErrorFromCode(NOT_LEADER_FOR_PARTITION);
+      return {
+        topics: topicData.map((t) => ({
+          topicName: t.topic,
+          partitions: t.partitions.map((p) => ({
+            partition: Number(p.partition),
+            errorCode: 0,
+            baseOffset: '0',
+          })),
+        })),
+      };
+    },
+  });
+  const brokers = new Map([1, 2].map((id) => [id, broker(id)]));
+  const cluster = {
+    targetTopics: new Set<string>(),
+    refreshMetadataIfNecessary: async () => undefined,
+    refreshMetadata: async () => opts.onRefresh?.(opts.leaders),
+    addMultipleTargetTopics: async () => undefined,
+    isConnected: () => true,
+    removeBroker: () => undefined,
+    connect: async () => undefined,
+    findTopicPartitionMetadata: () =>
+      Object.entries(opts.leaders).map(([p, leader]) => ({ partitionId: Number(p), leader })),
+    findLeaderForPartitions: (_topic: string, partitions: string[]) => {
+      const out: Record<number, number[]> = {};
+      for (const p of partitions.map(Number)) {
+        const leader = opts.leaders[p];
+        if (leader !== undefined) (out[leader] ??= []).push(p);
+      }
+      return out;
+    },
+    findBroker: async ({ nodeId }: { nodeId: string | number }) => brokers.get(Number(nodeId)),
+  };
+  return { cluster, requests };
+}
+
+function sender(cluster: object) {
+  const eosManager = {
+    acquireBrokerLock: async () => undefined,
+    releaseBrokerLock: async () => undefined,
+    isTransactional: () => false,
+    getSequence: () => 0,
+    updateSequence: () => undefined,
+    getProducerId: () => -1,
+    getProducerEpoch: () => 0,
+  };
+  const logger = { debug: () => undefined, error: () => undefined };
+  const retrier = createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 5 });
+  const partitioner = ({ message }: { message: { partition: number } }) => message.partition;
+  return createSendMessages({ logger, cluster, partitioner, eosManager, retrier });
+}
+
+const messages = (partitions: number[]) =>
+  partitions.map((partition) => ({ partition, value: `to-${partition}` }));
+
+describe('kafkajs send path (patched)', () => {
+  it('re-sends a failed partition whose leadership moved to a broker that already answered', async () => {
+    // Partition 0 on broker 1, partition 1 on broker 2. Broker 1 fails (it lost leadership); the refreshed
+    // metadata puts partition 0 on broker 2, which had answered for partition 1 in the first attempt.
+    const { cluster, requests } = scriptedCluster({
+      leaders: { 0: 1, 1: 2 },
+      fail: (broker) => broker === 1,
+      onRefresh: (leaders) => (leaders[0] = 2),
+    });
+    const acks = await sender(cluster)({
+      acks: -1,
+      topicMessages: [{ topic: 't', messages: messages([0, 1]) }],
+    });
+    expect(requests).toEqual([
+      { broker: 1, partitions: [0] },
+      { broker: 2, partitions: [1] },
+      { broker: 2, partitions: [0] }, // unpatched kafkajs never sends this, yet resolves
+    ]);
+    expect(acks.map((a) => a.partition).sort()).toEqual([0, 1]);
+  });
+
+  it('does not send an acknowledged partition again when another one is retried', async () => {
+    const { cluster, requests } = scriptedCluster({
+      leaders: { 0: 1, 1: 2 },
+      fail: (broker, attempt) => broker === 1 && attempt === 1,
+    });
+    await sender(cluster)({ acks: -1, topicMessages: [{ topic: 't', messages: messages([0, 1]) }] });
+    expect(requests.filter((r) => r.partitions.includes(1))).toHaveLength(1);
+    expect(requests.filter((r) => r.partitions.includes(0))).toHaveLength(2);
+  });
+
+  it('never reports a partition without a known leader as sent', async () => {
+    const { cluster } = scriptedCluster({ leaders: { 1: 2 }, fail: () => false });
+    const send = sender({
+      ...cluster,
+      // Metadata lists partition 0, but no leader is found for it.
+      findTopicPartitionMetadata: () => [
+        { partitionId: 0, leader: 1 },
+        { partitionId: 1, leader: 2 },
+      ],
+    });
+    await expect(
+      send({ acks: -1, topicMessages: [{ topic: 't', messages: messages([0, 1]) }] }),
+    ).rejects.toThrow(/No leader known/);
+  });
+
+  it('keeps the order of messages within a partition', () => {
+    const group = load('kafkajs/src/producer/groupMessagesPerPartition') as (
+      o: object,
+    ) => Record<number, unknown[]>;
+    const ms = [0, 1, 0, 0, 1].map((partition, i) => ({ partition, value: String(i) }));
+    const grouped = group({
+      topic: 't',
+      partitionMetadata: [{ partitionId: 0 }, { partitionId: 1 }],
+      messages: ms,
+      partitioner: ({ message }: { message: { partition: number } }) => message.partition,
+    });
+    expect(grouped[0]).toEqual([ms[0], ms[2], ms[3]]);
+    expect(grouped[1]).toEqual([ms[1], ms[4]]);
+  });
+});
+
+describe('assertKafkajsPatched', () => {
+  it('passes on the installed kafkajs', () => {
+    expect(() => assertKafkajsPatched()).not.toThrow();
+  });
+
+  it('refuses a kafkajs without the patch', () => {
+    const unpatched = load.resolve('kafkajs/src/producer/messageProducer.js');
+    expect(() => assertKafkajsPatched(() => unpatched)).toThrow(/lacks patches\/kafkajs\+2\.2\.4\.patch/);
+  });
+});
