@@ -66,10 +66,14 @@ async function main(): Promise<void> {
   });
 
   const results: Record<string, unknown> = {};
-  for (const [name, app, path] of [
+  // P1_ONLY=receiver runs the receiver alone, e.g. under `--cpu-prof` (see bench/profiles/).
+  const variants = [
     ['storeline receiver', full, '/app-store/v2'],
     ['bare express + kafkajs', bare, '/'],
-  ] as const) {
+  ] as const;
+  for (const [name, app, path] of variants.filter(
+    ([n]) => !process.env.P1_ONLY || n === 'storeline receiver',
+  )) {
     const server = await serve(app);
     const out = await runTs('bench/load.ts', [server.url + path, file, concurrency, seconds]);
     results[name] = JSON.parse(out);
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
   await producer.disconnect();
   await publisher.stop();
   const r = results as Record<string, { rps: number; p50: number; p99: number; errors: number }>;
-  const ratio = r['storeline receiver']!.rps / r['bare express + kafkajs']!.rps;
+  const ratio = r['storeline receiver']!.rps / (r['bare express + kafkajs']?.rps ?? NaN);
   console.log(
     JSON.stringify(
       {

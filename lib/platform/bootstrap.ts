@@ -202,7 +202,12 @@ export function receiverStarted(
 
 /** A canonical consumer's ConsumerGuard settings from its config (`consumerGuardEnv`): probes and bounds. */
 export function guardTuning(
-  config: { SCHEMA_REGISTRY_URL: string; CONSUMER_STALL_AFTER_MS: number; CONSUMER_EXIT_AFTER_MS: number },
+  config: {
+    SCHEMA_REGISTRY_URL: string;
+    CONSUMER_STALL_AFTER_MS: number;
+    CONSUMER_EXIT_AFTER_MS: number;
+    CONSUMER_LINGER_MS: number;
+  },
   pool: Pool,
 ): GuardTuning {
   return {
@@ -212,5 +217,6 @@ export function guardTuning(
     },
     stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
     exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+    lingerMs: config.CONSUMER_LINGER_MS,
   };
 }

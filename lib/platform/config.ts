@@ -106,6 +106,12 @@ export const consumerGuardEnv = {
   CONSUMER_STALL_AFTER_MS: z.coerce.number().int().min(1000).default(60_000),
   /** A consumer out of its group this long exits the process (code 70) for its supervisor to restart. */
   CONSUMER_EXIT_AFTER_MS: z.coerce.number().int().min(10_000).default(300_000),
+  /**
+   * After a small batch, wait this long before the next fetch so the next batch carries what arrived
+   * meanwhile (fewer transactions, produces and offset commits per record). Adds up to this much latency
+   * per consumer on the way; 0 turns it off.
+   */
+  CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(20),
 };
 
 /** Variables both receivers read for their publisher (see publisher.ts for what a 503 means). */

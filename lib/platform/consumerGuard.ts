@@ -30,6 +30,13 @@ export interface GuardOptions {
   /** How to check that a dependency answers again; a dependency without a probe is not paused for. */
   probes?: Partial<Record<Dependency, () => Promise<unknown>>>;
   lagIntervalMs?: number;
+  /**
+   * Batching across time: after handling a fetch round's first batch of fewer than `LINGER_BELOW_RECORDS`
+   * records, wait this long before kafkajs fetches again, so the next batches carry what arrived meanwhile:
+   * one database transaction, produce and offset commit per batch instead of per record or two. An idle
+   * consumer does not wait (no batch); a consumer behind (big batches) does not either. 0: off.
+   */
+  lingerMs?: number;
   stallAfterMs?: number;
   exitAfterMs?: number;
   restartInitialMs?: number;
@@ -39,7 +46,10 @@ export interface GuardOptions {
 }
 
 /** What a service's deps carry through to its guard. */
-export type GuardTuning = Pick<GuardOptions, 'probes' | 'stallAfterMs' | 'exitAfterMs'>;
+export type GuardTuning = Pick<GuardOptions, 'probes' | 'stallAfterMs' | 'exitAfterMs' | 'lingerMs'>;
+
+/** A batch this big means the consumer is behind: no linger then. */
+export const LINGER_BELOW_RECORDS = 200;
 
 export interface Readiness {
   ready: boolean;
@@ -91,6 +101,9 @@ export class ConsumerGuard {
   private readonly recoveries: Counter<'component' | 'kind'>;
   private readonly lag: Gauge<'topic' | 'partition' | 'group'>;
   private readonly log: Logger;
+  /** Fetch responses seen, and the one whose round has lingered (see `lingerMs`). */
+  private fetchRound = 0;
+  private lingeredRound = -1;
 
   constructor(private readonly opts: GuardOptions) {
     this.log = opts.logger.child({ component: 'consumer-guard', groupId: opts.groupId });
@@ -111,6 +124,9 @@ export class ConsumerGuard {
       this.joined = true;
     });
     c.on(c.events.STOP, () => this.left());
+    c.on(c.events.FETCH, () => {
+      this.fetchRound++;
+    });
     c.on(c.events.CRASH, (e) => {
       this.left();
       const { error, restart } = e.payload;
@@ -163,7 +179,17 @@ export class ConsumerGuard {
       }
       if (opts.resolve) payload.resolveOffset(payload.batch.lastOffset());
       await payload.heartbeat();
+      await this.linger(payload.batch.messages.length);
     };
+  }
+
+  /** Once per fetch round, after a small batch: see `lingerMs`. */
+  private async linger(records: number): Promise<void> {
+    const ms = this.opts.lingerMs ?? 0;
+    if (ms <= 0 || records >= LINGER_BELOW_RECORDS || this.stopping) return;
+    if (this.lingeredRound === this.fetchRound) return;
+    this.lingeredRound = this.fetchRound;
+    await sleep(ms);
   }
 
   async readiness(): Promise<Readiness> {

@@ -265,7 +265,11 @@ export class KafkaPublisher {
 
 function groupByTopic(records: RawRecord[]) {
   const byTopic = new Map<string, RawRecord[]>();
-  for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+  for (const r of records) {
+    const list = byTopic.get(r.topic);
+    if (list) list.push(r);
+    else byTopic.set(r.topic, [r]);
+  }
   return [...byTopic].map(([topic, rs]) => ({
     topic,
     messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),

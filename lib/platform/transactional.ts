@@ -82,6 +82,8 @@ export interface TransformerOptions {
   /** ConsumerGuard tuning (tests shorten these). */
   stallAfterMs?: number;
   exitAfterMs?: number;
+  /** See GuardOptions.lingerMs. */
+  lingerMs?: number;
 }
 
 function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
@@ -157,6 +159,7 @@ export class TransactionalTransformer {
       probes: opts.probes,
       stallAfterMs: opts.stallAfterMs,
       exitAfterMs: opts.exitAfterMs,
+      lingerMs: opts.lingerMs,
     });
   }
 

@@ -76,6 +76,7 @@ runService({
       probes: { database: () => probeDatabase(pool) },
       stallAfterMs: config.CONSUMER_STALL_AFTER_MS,
       exitAfterMs: config.CONSUMER_EXIT_AFTER_MS,
+      lingerMs: config.CONSUMER_LINGER_MS,
     });
     trackJoined(normalizer.consumer, metrics);
     await normalizer.start();

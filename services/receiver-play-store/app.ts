@@ -52,6 +52,7 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
   const r: Receiver = { deps, now: deps.now ?? Date.now, requests, rejected, deadLettered };
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.post(
     '/play-store/pubsub',
     express.raw({ type: () => true, limit: deps.bodyLimitBytes }),
@@ -155,7 +156,7 @@ async function store(
       log.error({ messageId, reason: poison.message }, 'authentic push dead-lettered');
     } else {
       await r.deps.publish({ topic: r.deps.rawTopic, key, value: p.body, headers });
-      log.info({ messageId, key }, 'accepted push');
+      log.debug({ messageId, key }, 'accepted push'); // the raw topic is the record of what was accepted
     }
     return true;
   } catch (err) {

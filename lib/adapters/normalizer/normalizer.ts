@@ -32,6 +32,7 @@ export interface NormalizerDeps {
   mapAppStore?: typeof normalizeAppStore;
   stallAfterMs?: number;
   exitAfterMs?: number;
+  lingerMs?: number;
 }
 
 function toOutputs(
@@ -119,6 +120,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     probes: deps.probes,
     stallAfterMs: deps.stallAfterMs,
     exitAfterMs: deps.exitAfterMs,
+    lingerMs: deps.lingerMs,
     onCommitted: (c) => {
       consumed.inc({ topic: c.topic }, c.inputs);
       produced.inc(c.outputs - c.deadLettered);
