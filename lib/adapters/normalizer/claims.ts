@@ -11,7 +11,7 @@
  * Claims are per raw topic, so deployments (topic prefixes) sharing a database do not see each other.
  */
 import type { Pool } from 'pg';
-import type { Migration } from '../../platform/db';
+import { named, type Migration } from '../../platform/db';
 
 export interface NotificationClaims {
   /** True when the record at (topic, partition, offset) owns `notificationId` (new claim, or its own). */
@@ -40,7 +40,9 @@ export class PgNotificationClaims implements NotificationClaims {
 
   async claim(rawTopic: string, notificationId: string, partition: number, offset: string): Promise<boolean> {
     const r = await this.pool.query<{ raw_partition: number; raw_offset: string }>(
-      `WITH ins AS (
+      named(
+        'normalizer.claim',
+        `WITH ins AS (
          INSERT INTO app_store_claims (raw_topic, notification_id, raw_partition, raw_offset)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (raw_topic, notification_id) DO NOTHING
@@ -50,7 +52,8 @@ export class PgNotificationClaims implements NotificationClaims {
        UNION ALL
        SELECT raw_partition, raw_offset::text FROM app_store_claims WHERE raw_topic = $1 AND notification_id = $2
        LIMIT 1`,
-      [rawTopic, notificationId, partition, offset],
+        [rawTopic, notificationId, partition, offset],
+      ),
     );
     const owner = r.rows[0];
     return owner !== undefined && owner.raw_partition === partition && owner.raw_offset === offset;

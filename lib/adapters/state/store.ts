@@ -1,5 +1,6 @@
 /** The state read model in PostgreSQL: apply a batch of events atomically, and the queries the API serves. */
 import type { Pool, PoolClient } from 'pg';
+import { named } from '../../platform/db';
 import type { SubscriptionEvent, SubscriptionState } from '../../core/generated/avro';
 import { fold, foldAll, type FoldState } from '../../core/state/fold';
 import { splitByRevision } from '../../core/state/revisions';
@@ -29,8 +30,11 @@ export async function applyEvents(
   const refold = await supersede(client, corrections);
   const keys = [...new Set([...events.map((e) => e.subscriptionKey), ...refold])].sort(); // consistent lock order
   const rows = await client.query<{ subscription_key: string; fold: FoldState }>(
-    `SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1) ORDER BY subscription_key FOR UPDATE`,
-    [keys],
+    named(
+      'state.lock-states',
+      `SELECT subscription_key, fold FROM subscription_state WHERE subscription_key = ANY($1) ORDER BY subscription_key FOR UPDATE`,
+      [keys],
+    ),
   );
   const states = new Map(rows.rows.map((r) => [r.subscription_key, r.fold]));
   const changed = new Set<string>();
@@ -58,17 +62,20 @@ export async function applyEvents(
 async function insertOriginals(client: PoolClient, events: SubscriptionEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   const inserted = await client.query<{ event_id: string }>(
-    `INSERT INTO subscription_events (event_id, subscription_key, type, occurred_at, event)
+    named(
+      'state.insert-originals',
+      `INSERT INTO subscription_events (event_id, subscription_key, type, occurred_at, event)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
-    [
-      events.map((e) => e.eventId),
-      events.map((e) => e.subscriptionKey),
-      events.map((e) => e.type),
-      events.map((e) => e.occurredAt),
-      events.map((e) => JSON.stringify(e)),
-    ],
+      [
+        events.map((e) => e.eventId),
+        events.map((e) => e.subscriptionKey),
+        events.map((e) => e.type),
+        events.map((e) => e.occurredAt),
+        events.map((e) => JSON.stringify(e)),
+      ],
+    ),
   );
   return new Set(inserted.rows.map((r) => r.event_id));
 }
@@ -126,15 +133,25 @@ async function saveStates(
   states: Map<string, FoldState>,
   removed: string[],
 ): Promise<void> {
-  for (const key of changed) {
+  // One statement for the batch (it was one per subscription); keys are sorted, so locks keep their order.
+  const saved = [...changed].sort().flatMap((key) => {
     const st = states.get(key);
-    if (!st) continue;
+    return st ? [{ key, st }] : [];
+  });
+  if (saved.length > 0)
     await client.query(
-      `INSERT INTO subscription_state (subscription_key, app_user_id, fold, updated_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (subscription_key) DO UPDATE SET app_user_id = EXCLUDED.app_user_id, fold = EXCLUDED.fold, updated_at = now()`,
-      [key, st.state.appUserId, JSON.stringify(st)],
+      named(
+        'state.save-states',
+        `INSERT INTO subscription_state (subscription_key, app_user_id, fold, updated_at)
+         SELECT k, u, f, now() FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(k, u, f)
+         ON CONFLICT (subscription_key) DO UPDATE SET app_user_id = EXCLUDED.app_user_id, fold = EXCLUDED.fold, updated_at = now()`,
+        [
+          saved.map((x) => x.key),
+          saved.map((x) => x.st.state.appUserId),
+          saved.map((x) => JSON.stringify(x.st)),
+        ],
+      ),
     );
-  }
   if (removed.length > 0)
     await client.query('DELETE FROM subscription_state WHERE subscription_key = ANY($1)', [removed]);
 }

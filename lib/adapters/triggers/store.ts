@@ -5,7 +5,7 @@
  * deduplicated by their deterministic triggerId (the primary key).
  */
 import type { PoolClient } from 'pg';
-import type { Migration } from '../../platform/db';
+import { named, type Migration } from '../../platform/db';
 import type { EngagementTrigger, TriggerKind } from '../../core/generated/avro';
 import { assertNever } from '../../core/errors';
 import type { StoredTrigger } from '../../core/triggers/batch';
@@ -46,8 +46,11 @@ export const TRIGGER_MIGRATIONS: Migration[] = [
 /** Records the events once; returns those applied now (not seen before: a redelivery adds nothing). */
 export async function markApplied(c: PoolClient, eventIds: string[]): Promise<Set<string>> {
   const r = await c.query<{ event_id: string }>(
-    `INSERT INTO trigger_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-    [eventIds],
+    named(
+      'triggers.mark-applied',
+      `INSERT INTO trigger_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [eventIds],
+    ),
   );
   return new Set(r.rows.map((x) => x.event_id));
 }
@@ -63,19 +66,22 @@ export async function recordRefunds(
 ): Promise<number[]> {
   if (refunds.length === 0 && queries.length === 0) return [];
   const r = await c.query<{ n: number }>(
-    `WITH stored AS (
+    named(
+      'triggers.record-refunds',
+      `WITH stored AS (
        INSERT INTO trigger_refunds (event_id, app_user_id, occurred_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING
      )
      SELECT (SELECT count(*)::int FROM trigger_refunds r WHERE r.app_user_id = q.u AND r.occurred_at > q.since) AS n
      FROM unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS q(u, since, i) ORDER BY q.i`,
-    [
-      refunds.map((x) => x.eventId),
-      refunds.map((x) => x.appUserId),
-      refunds.map((x) => x.occurredAt),
-      queries.map((x) => x.appUserId),
-      queries.map((x) => x.since),
-    ],
+      [
+        refunds.map((x) => x.eventId),
+        refunds.map((x) => x.appUserId),
+        refunds.map((x) => x.occurredAt),
+        queries.map((x) => x.appUserId),
+        queries.map((x) => x.since),
+      ],
+    ),
   );
   return r.rows.map((x) => x.n);
 }
@@ -98,10 +104,13 @@ export async function loadStored(
     due_at: string;
     status: 'pending' | 'sent';
   }>(
-    `SELECT trigger_id, kind, subscription_key, app_user_id, due_at, status FROM trigger_outbox
+    named(
+      'triggers.load-stored',
+      `SELECT trigger_id, kind, subscription_key, app_user_id, due_at, status FROM trigger_outbox
      WHERE status <> 'cancelled' AND (status = 'pending' OR due_at > $3)
        AND (subscription_key = ANY($1::text[]) OR app_user_id = ANY($2::text[]))`,
-    [subscriptionKeys, appUserIds, since],
+      [subscriptionKeys, appUserIds, since],
+    ),
   );
   return r.rows.map((x) => ({
     triggerId: x.trigger_id,
@@ -141,7 +150,9 @@ export async function writeOutbox(
   const cancels = cancelRows(cancel);
   if (cancels.length === 0 && inserts.length === 0) return;
   await c.query(
-    `WITH cancelled AS (
+    named(
+      'triggers.write-outbox',
+      `WITH cancelled AS (
        UPDATE trigger_outbox o SET status = 'cancelled'
        FROM unnest($1::text[], $2::text[], $3::text[]) AS t(kind, sub, usr)
        WHERE o.status = 'pending' AND o.kind = t.kind AND (o.subscription_key = t.sub OR o.app_user_id = t.usr)
@@ -151,18 +162,19 @@ export async function writeOutbox(
      FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[])
        AS i(id, kind, sub, usr, due, body, status)
      ON CONFLICT (trigger_id) DO NOTHING`,
-    [
-      cancels.map((x) => x.kind),
-      cancels.map((x) => x.sub),
-      cancels.map((x) => x.user),
-      inserts.map((x) => x.trigger.triggerId),
-      inserts.map((x) => x.trigger.kind),
-      inserts.map((x) => x.trigger.subscriptionKey),
-      inserts.map((x) => x.trigger.appUserId),
-      inserts.map((x) => x.trigger.dueAt),
-      inserts.map((x) => JSON.stringify(x.trigger)),
-      inserts.map((x) => x.status),
-    ],
+      [
+        cancels.map((x) => x.kind),
+        cancels.map((x) => x.sub),
+        cancels.map((x) => x.user),
+        inserts.map((x) => x.trigger.triggerId),
+        inserts.map((x) => x.trigger.kind),
+        inserts.map((x) => x.trigger.subscriptionKey),
+        inserts.map((x) => x.trigger.appUserId),
+        inserts.map((x) => x.trigger.dueAt),
+        inserts.map((x) => JSON.stringify(x.trigger)),
+        inserts.map((x) => x.status),
+      ],
+    ),
   );
 }
 

@@ -1,5 +1,6 @@
 /** webhook_attempts: the log of every attempt; successes also complete their deliveries and heal their endpoints. */
 import type { PoolClient } from 'pg';
+import { named } from '../../../platform/db';
 import type { Db } from './rows';
 
 export interface AttemptRecord {
@@ -32,7 +33,9 @@ export async function recordSuccesses(
   if (successes.length === 0) return;
   const col = <T>(f: (x: { attempt: AttemptRecord; endpointId: string }) => T): T[] => successes.map(f);
   await db.query(
-    `WITH s AS (
+    named(
+      'webhooks.record-successes',
+      `WITH s AS (
        SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])
          AS t(delivery_id, attempt, at, latency_ms, status_code, response, endpoint_id)
      ), attempt AS (
@@ -45,14 +48,15 @@ export async function recordSuccesses(
      )
      UPDATE webhook_endpoints SET failing_since = NULL
      WHERE id IN (SELECT endpoint_id FROM s) AND failing_since IS NOT NULL`,
-    [
-      col((x) => x.attempt.deliveryId),
-      col((x) => x.attempt.attempt),
-      col((x) => x.attempt.at),
-      col((x) => x.attempt.latencyMs),
-      col((x) => x.attempt.statusCode),
-      col((x) => x.attempt.response),
-      col((x) => x.endpointId),
-    ],
+      [
+        col((x) => x.attempt.deliveryId),
+        col((x) => x.attempt.attempt),
+        col((x) => x.attempt.at),
+        col((x) => x.attempt.latencyMs),
+        col((x) => x.attempt.statusCode),
+        col((x) => x.attempt.response),
+        col((x) => x.endpointId),
+      ],
+    ),
   );
 }

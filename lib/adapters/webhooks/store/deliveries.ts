@@ -7,6 +7,7 @@
  * claim statement serves every endpoint of a dispatch round.
  */
 import type { PoolClient } from 'pg';
+import { named } from '../../../platform/db';
 import type { WebhookMessage } from '../../../core/webhooks/messages';
 import type { Endpoint } from './endpoints';
 import type { Db } from './rows';
@@ -24,23 +25,29 @@ export async function enqueue(
   const withTargets = items.filter((i) => i.endpointIds.length > 0);
   if (withTargets.length === 0) return 0;
   await c.query(
-    `INSERT INTO webhook_messages (id, type, subscription_key, body, created_at)
+    named(
+      'webhooks.enqueue-messages',
+      `INSERT INTO webhook_messages (id, type, subscription_key, body, created_at)
      SELECT t.*, $5::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t
      ON CONFLICT (id) DO NOTHING`,
-    [
-      withTargets.map((i) => i.message.id),
-      withTargets.map((i) => i.message.type),
-      withTargets.map((i) => i.message.subscriptionKey),
-      withTargets.map((i) => i.message.body),
-      now,
-    ],
+      [
+        withTargets.map((i) => i.message.id),
+        withTargets.map((i) => i.message.type),
+        withTargets.map((i) => i.message.subscriptionKey),
+        withTargets.map((i) => i.message.body),
+        now,
+      ],
+    ),
   );
   const pairs = withTargets.flatMap((i) => i.endpointIds.map((e) => [e, i.message.id] as const));
   const r = await c.query(
-    `INSERT INTO webhook_deliveries (endpoint_id, message_id, status, next_attempt_at, created_at)
+    named(
+      'webhooks.enqueue-deliveries',
+      `INSERT INTO webhook_deliveries (endpoint_id, message_id, status, next_attempt_at, created_at)
      SELECT e, m, 'pending', $3::bigint, $3::bigint FROM unnest($1::text[], $2::text[]) AS t(e, m)
      ON CONFLICT (endpoint_id, message_id) DO NOTHING`,
-    [pairs.map((p) => p[0]), pairs.map((p) => p[1]), now],
+      [pairs.map((p) => p[0]), pairs.map((p) => p[1]), now],
+    ),
   );
   return r.rowCount ?? 0;
 }
@@ -104,7 +111,9 @@ interface ClaimRow {
 export async function claimDue(db: Db, q: ClaimRequest): Promise<ClaimedDelivery[]> {
   if (q.total <= 0) return [];
   const r = await db.query<ClaimRow>(
-    `WITH lim AS (SELECT * FROM unnest($2::text[], $3::int[]) AS l(endpoint_id, n)),
+    named(
+      'webhooks.claim-due',
+      `WITH lim AS (SELECT * FROM unnest($2::text[], $3::int[]) AS l(endpoint_id, n)),
      due AS (
        SELECT d.id, d.next_attempt_at, e.timeout_ms FROM webhook_endpoints e
        LEFT JOIN lim ON lim.endpoint_id = e.id
@@ -125,7 +134,8 @@ export async function claimDue(db: Db, q: ClaimRequest): Promise<ClaimedDelivery
      SELECT l.*, m.body, m.type, m.subscription_key, e.url, e.timeout_ms, e.max_concurrency, e.secrets
      FROM leased l JOIN webhook_messages m ON m.id = l.message_id JOIN webhook_endpoints e ON e.id = l.endpoint_id
      ORDER BY l.id`,
-    [q.now, [...q.free.keys()], [...q.free.values()], q.otherwise, q.total, q.leaseMarginMs],
+      [q.now, [...q.free.keys()], [...q.free.values()], q.otherwise, q.total, q.leaseMarginMs],
+    ),
   );
   return r.rows.map((x) => ({
     id: x.id,
