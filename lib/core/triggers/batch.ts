@@ -45,8 +45,10 @@ interface Row extends Omit<StoredTrigger, 'status'> {
 const refundOf = (e: SubscriptionEvent): { user: string; at: number } | undefined =>
   e.type === 'REFUNDED' && e.appUserId ? { user: e.appUserId, at: e.occurredAt } : undefined;
 
-function recentFor(rows: Row[], e: SubscriptionEvent, now: number): { kind: TriggerKind; at: number }[] {
-  return rows
+function recentFor(index: RowIndex, e: SubscriptionEvent, now: number): { kind: TriggerKind; at: number }[] {
+  const candidates =
+    e.appUserId !== null ? index.byUser.get(e.appUserId) : index.bySub.get(e.subscriptionKey);
+  return (candidates ?? [])
     .filter(
       (r) =>
         r.status !== 'cancelled' &&
@@ -61,29 +63,60 @@ function hits(r: Row, t: CancelTarget): boolean {
   return r.subscriptionKey === t.subscriptionKey || (t.scope === 'user' && r.appUserId === t.appUserId);
 }
 
+/**
+ * The batch's rows by subscription and by user: an event looks only at its own subscription's and user's
+ * rows (scanning every row per event made a batch quadratic in its size).
+ */
+class RowIndex {
+  readonly bySub = new Map<string, Row[]>();
+  readonly byUser = new Map<string, Row[]>();
+
+  add(r: Row): void {
+    push(this.bySub, r.subscriptionKey, r);
+    if (r.appUserId !== null) push(this.byUser, r.appUserId, r);
+  }
+
+  /** Rows a cancellation can hit, each once. */
+  candidates(t: CancelTarget): Row[] {
+    const own = this.bySub.get(t.subscriptionKey) ?? [];
+    if (t.scope !== 'user') return own;
+    return [...new Set([...own, ...(this.byUser.get(t.appUserId) ?? [])])];
+  }
+}
+
+function push<T>(m: Map<string, T[]>, key: string, value: T): void {
+  const list = m.get(key);
+  if (list) list.push(value);
+  else m.set(key, [value]);
+}
+
 /** Decides `items` in order (events already deduplicated: each applied for the first time). */
 export function decideBatch(items: BatchItem[], stored: StoredTrigger[], rules: Rules): BatchResult {
   const rows: Row[] = stored.map((s) => ({ ...s }));
+  const index = new RowIndex();
+  for (const r of rows) index.add(r);
   const ids = new Set(rows.map((r) => r.triggerId));
-  const refunds: { user: string; at: number }[] = [];
+  const refunds = new Map<string, number[]>(); // user -> times of the batch's refunds so far
   const decisions: Decision[] = [];
   for (const { event: e, storedRefunds, now } of items) {
     const own = refundOf(e);
-    if (own) refunds.push(own);
+    if (own) push(refunds, own.user, own.at);
     const since = e.occurredAt - rules.refundAbuseSuspected.windowDays * DAY_MS;
-    const batchRefunds = e.appUserId ? refunds.filter((r) => r.user === e.appUserId && r.at > since) : [];
+    const batchRefunds = e.appUserId ? (refunds.get(e.appUserId) ?? []).filter((at) => at > since) : [];
     const history = {
       userRefunds: e.appUserId ? storedRefunds + batchRefunds.length : 0,
-      recent: recentFor(rows, e, now),
+      recent: recentFor(index, e, now),
     };
     const d = decide(e, history, now, rules);
     decisions.push(d);
-    for (const t of d.cancel) for (const r of rows) if (hits(r, t)) r.status = 'cancelled';
+    for (const t of d.cancel) for (const r of index.candidates(t)) if (hits(r, t)) r.status = 'cancelled';
     for (const t of [...d.emit, ...d.schedule]) {
       // ON CONFLICT DO NOTHING: an id already stored (or written earlier in the batch) stays as it is.
       if (ids.has(t.triggerId)) continue;
       ids.add(t.triggerId);
-      rows.push({ ...t, status: 'pending', trigger: t });
+      const row: Row = { ...t, status: 'pending', trigger: t };
+      rows.push(row);
+      index.add(row);
     }
   }
   return {
