@@ -66,6 +66,12 @@ export interface TransformerOptions {
   dlqFor: (inputTopic: string) => string | undefined;
   transactionalIdPrefix: string;
   transform: Transform;
+  /**
+   * Called with a chunk's records before `transform` runs on each of them, so the transform can do per-chunk
+   * work once (one database round trip for the chunk instead of one per record). A failure fails the chunk
+   * like a transform failure; a record it cannot handle must be left for `transform` to dead-letter.
+   */
+  prepareChunk?: (records: InputRecord[]) => Promise<void>;
   /** One policy, or each input topic's own (the catalog gives every topic one). */
   retry: RetryPolicy | ((inputTopic: string) => RetryPolicy);
   maxRecordsPerTransaction?: number;
@@ -355,14 +361,15 @@ export class TransactionalTransformer {
     const producer = await this.producerFor(topic, partition);
     const chunk = await this.notYetCommitted(topic, partition, all);
     if (chunk.length === 0) return;
+    const inputs = chunk.map((m) => toInput(topic, partition, m));
+    await this.opts.prepareChunk?.(inputs);
     const txn = await producer.transaction();
     const maxPerSend = this.opts.maxRecordsPerSend ?? 500;
     let pending: OutputRecord[] = [];
     let outputs = 0;
     let deadLettered = 0;
     try {
-      for (const m of chunk) {
-        const input = toInput(topic, partition, m);
+      for (const input of inputs) {
         let out: OutputRecord[];
         try {
           out = await this.opts.transform(input);
@@ -375,7 +382,7 @@ export class TransactionalTransformer {
               err,
               topic,
               partition,
-              offset: m.offset,
+              offset: input.offset,
               stage: err instanceof PoisonMessageError ? err.stage : 'transform',
             },
             'dead-lettering record',

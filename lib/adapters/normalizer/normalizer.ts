@@ -85,12 +85,50 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     registers,
   });
 
+  // Per raw partition, what prepareChunk found for the records of its latest chunk (by offset), taken once by
+  // their transforms; a new chunk of the partition replaces what an aborted one left.
+  const prepared = new Map<string, Map<string, { events: SubscriptionEvent[]; owns: boolean }>>();
+  const partitionOf = (rec: InputRecord) => `${rec.topic}|${rec.partition}`;
+  const mapRecord = (rec: InputRecord, value: Buffer) =>
+    mapAppStore(rec.headers[RAW_HEADERS.format], value, rawContext(rec));
+
+  /** One claim statement for a chunk's App Store records (a round trip per record capped P2 near 1,400/s). */
+  const prepareChunk = async (recs: InputRecord[]): Promise<void> => {
+    const claims = deps.claims;
+    const first = recs[0];
+    if (!claims || !first || first.topic !== rawAppStore) return;
+    const mapped: { rec: InputRecord; events: SubscriptionEvent[]; id: string }[] = [];
+    for (const rec of recs) {
+      let events: SubscriptionEvent[];
+      try {
+        if (!rec.value) continue;
+        events = mapRecord(rec, rec.value);
+      } catch {
+        continue; // the transform maps it again and dead-letters it with the reason
+      }
+      const id = events[0]?.source.notificationId;
+      if (id !== undefined) mapped.push({ rec, events, id });
+    }
+    const owners = await claims.claimAll(
+      rawAppStore,
+      first.partition,
+      mapped.map((m) => ({ notificationId: m.id, offset: m.rec.offset })),
+    );
+    prepared.set(
+      partitionOf(first),
+      new Map(mapped.map((m) => [m.rec.offset, { events: m.events, owns: owners.has(m.rec.offset) }])),
+    );
+  };
+
   const appStore = async (rec: InputRecord): Promise<SubscriptionEvent[]> => {
     if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-    const events = mapAppStore(rec.headers[RAW_HEADERS.format], rec.value, rawContext(rec));
+    const chunk = prepared.get(partitionOf(rec));
+    const ready = chunk?.get(rec.offset);
+    chunk?.delete(rec.offset);
+    const events = ready?.events ?? mapRecord(rec, rec.value);
     const id = events[0]?.source.notificationId;
     if (!deps.claims || id === undefined) return events;
-    if (await deps.claims.claim(rec.topic, id, rec.partition, rec.offset)) return events;
+    if (ready?.owns ?? (await deps.claims.claim(rec.topic, id, rec.partition, rec.offset))) return events;
     duplicates.inc({ topic: rec.topic });
     return [];
   };
@@ -112,6 +150,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     dlqFor: (t) => dlqs.get(t),
     transactionalIdPrefix: deps.transactionalIdPrefix,
     transform,
+    prepareChunk,
     // Each raw topic's own policy from the catalog (the Play topic once ran on the App Store one's).
     retry: (t) => (t === rawPlayStore ? TOPICS.rawPlayStore.retry : TOPICS.rawAppStore.retry),
     maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
