@@ -143,6 +143,11 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('applies patches/ (kafkajs) after installing: npm ci --ignore-scripts skips postinstall', () => {
+    expect(dockerfile).toMatch(/^COPY patches \.\/patches$/m);
+    expect(dockerfile).toMatch(/npm ci --ignore-scripts && npx patch-package$/m);
+  });
+
   it('copies every source folder the build compiles', () => {
     const build = JSON.parse(readFileSync(resolve(ROOT, 'tsconfig.build.json'), 'utf8')) as {
       include: string[];
