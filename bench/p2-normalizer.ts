@@ -89,7 +89,13 @@ async function main(): Promise<void> {
   const normGroup = `bench-norm-${randomBytes(4).toString('hex')}`;
   const norm = spawn(
     process.execPath,
-    ['--require', 'tsx/cjs', resolve(ROOT, 'services/normalizer/main.ts')],
+    [
+      // BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=…) profiles the normalizer, as in the other benches.
+      ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      '--require',
+      'tsx/cjs',
+      resolve(ROOT, 'services/normalizer/main.ts'),
+    ],
     {
       env: {
         ...process.env,
