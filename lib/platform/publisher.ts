@@ -26,6 +26,7 @@ import { recoveriesCounter, type Readiness } from './consumerGuard';
 import { PipelineError, TransientError, errorMessage } from '../core/errors';
 import type { Headers } from './kafka';
 import type { Logger } from './logger';
+import { groupByTopic } from './records';
 
 interface RawRecord {
   topic: string;
@@ -261,17 +262,4 @@ export class KafkaPublisher {
       this.admin = undefined;
     }
   }
-}
-
-function groupByTopic(records: RawRecord[]) {
-  const byTopic = new Map<string, RawRecord[]>();
-  for (const r of records) {
-    const list = byTopic.get(r.topic);
-    if (list) list.push(r);
-    else byTopic.set(r.topic, [r]);
-  }
-  return [...byTopic].map(([topic, rs]) => ({
-    topic,
-    messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-  }));
 }

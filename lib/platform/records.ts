@@ -18,3 +18,17 @@ export interface OutputRecord {
   value: Buffer;
   headers?: Headers;
 }
+
+/** Records grouped for one kafkajs sendBatch: one entry per topic, records in their order. */
+export function groupByTopic(
+  records: readonly OutputRecord[],
+): { topic: string; messages: { key: OutputRecord['key']; value: Buffer; headers?: Headers }[] }[] {
+  const byTopic = new Map<string, { key: OutputRecord['key']; value: Buffer; headers?: Headers }[]>();
+  for (const r of records) {
+    const message = { key: r.key, value: r.value, ...(r.headers && { headers: r.headers }) };
+    const list = byTopic.get(r.topic);
+    if (list) list.push(message);
+    else byTopic.set(r.topic, [message]);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

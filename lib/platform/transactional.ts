@@ -28,7 +28,6 @@ import {
   type Kafka,
   type KafkaMessage,
   type Producer,
-  type Message,
 } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { ConsumerGuard, recoveriesCounter, type Readiness } from './consumerGuard';
@@ -42,7 +41,7 @@ import {
 } from '../core/errors';
 import { readHeaders } from './kafka';
 import { deadLetter } from './dlq';
-import type { InputRecord, OutputRecord } from './records';
+import { groupByTopic, type InputRecord, type OutputRecord } from './records';
 import type { Logger } from './logger';
 import type { RetryPolicy } from '../core/topics';
 
@@ -113,16 +112,6 @@ function toInput(topic: string, partition: number, m: KafkaMessage): InputRecord
     headers: readHeaders(m.headers as Record<string, unknown> | undefined),
     timestamp: Number(m.timestamp),
   };
-}
-
-function groupByTopic(records: OutputRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const r of records) {
-    const list = byTopic.get(r.topic) ?? [];
-    list.push({ key: r.key, value: r.value, headers: r.headers });
-    byTopic.set(r.topic, list);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
