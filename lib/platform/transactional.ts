@@ -45,7 +45,7 @@ import { groupByTopic, type InputRecord, type OutputRecord } from './records';
 import type { Logger } from './logger';
 import type { RetryPolicy } from '../core/topics';
 
-type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
+export type Transform = (record: InputRecord) => Promise<OutputRecord[]> | OutputRecord[];
 
 interface ChunkCommitted {
   topic: string;
@@ -66,11 +66,11 @@ export interface TransformerOptions {
   transactionalIdPrefix: string;
   transform: Transform;
   /**
-   * Called with a chunk's records before `transform` runs on each of them, so the transform can do per-chunk
-   * work once (one database round trip for the chunk instead of one per record). A failure fails the chunk
-   * like a transform failure; a record it cannot handle must be left for `transform` to dead-letter.
+   * Per-chunk work done once (one database round trip for the chunk instead of one per record): given the
+   * chunk's records, returns the transform to run on each of them. A failure fails the chunk like a transform
+   * failure; a record it cannot handle must be left to the returned transform to throw for (dead letter).
    */
-  prepareChunk?: (records: InputRecord[]) => Promise<void>;
+  prepareChunk?: (records: InputRecord[]) => Promise<Transform>;
   /** One policy, or each input topic's own (the catalog gives every topic one). */
   retry: RetryPolicy | ((inputTopic: string) => RetryPolicy);
   maxRecordsPerTransaction?: number;
@@ -351,7 +351,7 @@ export class TransactionalTransformer {
     const chunk = await this.notYetCommitted(topic, partition, all);
     if (chunk.length === 0) return;
     const inputs = chunk.map((m) => toInput(topic, partition, m));
-    await this.opts.prepareChunk?.(inputs);
+    const transform = (await this.opts.prepareChunk?.(inputs)) ?? this.opts.transform;
     const txn = await producer.transaction();
     const maxPerSend = this.opts.maxRecordsPerSend ?? 500;
     let pending: OutputRecord[] = [];
@@ -361,7 +361,7 @@ export class TransactionalTransformer {
       for (const input of inputs) {
         let out: OutputRecord[];
         try {
-          out = await this.opts.transform(input);
+          out = await transform(input);
         } catch (err) {
           if (isRetriable(err)) throw err;
           const dlq = this.opts.dlqFor(topic);

@@ -6,7 +6,7 @@ import type { SubscriptionEvent } from '../../core/generated/avro';
 import type { Logger } from '../../platform/logger';
 import { TOPICS, type TopicNames } from '../../core/topics';
 import type { InputRecord, OutputRecord } from '../../platform/records';
-import { TransactionalTransformer } from '../../platform/transactional';
+import { TransactionalTransformer, type Transform } from '../../platform/transactional';
 import { normalizeAppStore, type PlayNormalize } from '../../core/ingest/normalize';
 import { RAW_HEADERS } from '../../core/rawHeaders';
 import { rawContext } from '../../core/rawContext';
@@ -33,6 +33,12 @@ export interface NormalizerDeps {
   stallAfterMs?: number;
   exitAfterMs?: number;
   lingerMs?: number;
+}
+
+/** What a chunk's preparation found for one App Store record: its events and whether it owns its notification. */
+interface Prepared {
+  events: SubscriptionEvent[];
+  owns: boolean;
 }
 
 function toOutputs(
@@ -85,18 +91,17 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     registers,
   });
 
-  // Per raw partition, what prepareChunk found for the records of its latest chunk (by offset), taken once by
-  // their transforms; a new chunk of the partition replaces what an aborted one left.
-  const prepared = new Map<string, Map<string, { events: SubscriptionEvent[]; owns: boolean }>>();
-  const partitionOf = (rec: InputRecord) => `${rec.topic}|${rec.partition}`;
   const mapRecord = (rec: InputRecord, value: Buffer) =>
     mapAppStore(rec.headers[RAW_HEADERS.format], value, rawContext(rec));
 
-  /** One claim statement for a chunk's App Store records (a round trip per record capped P2 near 1,400/s). */
-  const prepareChunk = async (recs: InputRecord[]): Promise<void> => {
+  /**
+   * One claim statement for a chunk's App Store records (a round trip per record capped P2 near 1,400/s);
+   * the chunk's transform uses what it found, by offset.
+   */
+  const prepareChunk = async (recs: InputRecord[]): Promise<Transform> => {
     const claims = deps.claims;
     const first = recs[0];
-    if (!claims || !first || first.topic !== rawAppStore) return;
+    if (!claims || !first || first.topic !== rawAppStore) return transform;
     const mapped: { rec: InputRecord; events: SubscriptionEvent[]; id: string }[] = [];
     for (const rec of recs) {
       let events: SubscriptionEvent[];
@@ -114,17 +119,14 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
       first.partition,
       mapped.map((m) => ({ notificationId: m.id, offset: m.rec.offset })),
     );
-    prepared.set(
-      partitionOf(first),
-      new Map(mapped.map((m) => [m.rec.offset, { events: m.events, owns: owners.has(m.rec.offset) }])),
+    const ready = new Map(
+      mapped.map((m) => [m.rec.offset, { events: m.events, owns: owners.has(m.rec.offset) }]),
     );
+    return async (rec) => toOutputs(await appStore(rec, ready.get(rec.offset)), eventsTopic, codec);
   };
 
-  const appStore = async (rec: InputRecord): Promise<SubscriptionEvent[]> => {
+  const appStore = async (rec: InputRecord, ready?: Prepared): Promise<SubscriptionEvent[]> => {
     if (!rec.value) throw new PoisonMessageError('decode', 'record has no value');
-    const chunk = prepared.get(partitionOf(rec));
-    const ready = chunk?.get(rec.offset);
-    chunk?.delete(rec.offset);
     const events = ready?.events ?? mapRecord(rec, rec.value);
     const id = events[0]?.source.notificationId;
     if (!deps.claims || id === undefined) return events;
