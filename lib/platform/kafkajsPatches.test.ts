@@ -158,6 +158,74 @@ describe('kafkajs send path (patched)', () => {
   });
 });
 
+type Batch = new (
+  topic: string,
+  fetchedOffset: string,
+  partitionData: object,
+) => { messages: Array<{ offset: string }> };
+const Batch = load('kafkajs/src/consumer/batch') as Batch;
+
+/** A fetched record of a transactional producer, or its abort marker (a control record keyed 0,0,0,0). */
+const record = (offset: number, producerId: string, abortMarker = false) => ({
+  offset: String(offset),
+  key: abortMarker ? Buffer.from([0, 0, 0, 0]) : Buffer.from('k'),
+  value: Buffer.from('v'),
+  isControlRecord: abortMarker,
+  batchContext: { producerId, inTransaction: true },
+});
+
+function readCommitted(fetchedOffset: number, messages: object[], aborted: Array<[string, number]>) {
+  const batch = new Batch('t', String(fetchedOffset), {
+    partition: 0,
+    highWatermark: '100',
+    abortedTransactions: aborted.map(([producerId, first]) => ({ producerId, firstOffset: String(first) })),
+    messages,
+  });
+  return batch.messages.map((m) => Number(m.offset));
+}
+
+describe('kafkajs read_committed filter (patched)', () => {
+  it('drops every aborted transaction that began before the fetch, whichever record comes first', () => {
+    // Producers 1 and 2 began transactions at 3 and 5 (both later aborted); the fetch starts at 10, where
+    // producer 2's record comes first. Producer 3 committed.
+    const messages = [
+      record(10, '2'),
+      record(11, '1'),
+      record(12, '3'),
+      record(13, '1', true),
+      record(14, '2', true),
+    ];
+    expect(
+      readCommitted(10, messages, [
+        ['1', 3],
+        ['2', 5],
+      ]),
+    ).toEqual([12]);
+  });
+
+  it('takes the broker list in any order (it is ordered by where transactions ended)', () => {
+    const messages = [
+      record(3, '1'),
+      record(4, '2'),
+      record(5, '1'),
+      record(6, '2', true),
+      record(7, '1', true),
+      record(8, '3'),
+    ];
+    expect(
+      readCommitted(3, messages, [
+        ['2', 4],
+        ['1', 3],
+      ]),
+    ).toEqual([8]);
+  });
+
+  it("delivers a producer's later committed transaction after its aborted one", () => {
+    const messages = [record(3, '1'), record(4, '1', true), record(5, '1')];
+    expect(readCommitted(3, messages, [['1', 3]])).toEqual([5]);
+  });
+});
+
 describe('assertKafkajsPatched', () => {
   it('passes on the installed kafkajs', () => {
     expect(() => assertKafkajsPatched()).not.toThrow();
@@ -166,5 +234,8 @@ describe('assertKafkajsPatched', () => {
   it('refuses a kafkajs without the patch', () => {
     const unpatched = load.resolve('kafkajs/src/producer/messageProducer.js');
     expect(() => assertKafkajsPatched(() => unpatched)).toThrow(/lacks patches\/kafkajs\+2\.2\.4\.patch/);
+    // Either fix missing is refused: the send path patched but not the read_committed filter.
+    const onlySend = (id: string) => (id.endsWith('filterAbortedMessages.js') ? unpatched : load.resolve(id));
+    expect(() => assertKafkajsPatched(onlySend)).toThrow(/filterAbortedMessages/);
   });
 });

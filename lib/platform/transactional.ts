@@ -74,6 +74,11 @@ export interface TransformerOptions {
   /** One policy, or each input topic's own (the catalog gives every topic one). */
   retry: RetryPolicy | ((inputTopic: string) => RetryPolicy);
   maxRecordsPerTransaction?: number;
+  /**
+   * Input partitions processed at once. A transaction is mostly round trips to the broker (add partitions,
+   * produce, add offsets, commit), so one partition at a time leaves the process idle most of the time.
+   */
+  partitionsConcurrently?: number;
   /** Output records buffered before one sendBatch inside the open transaction. */
   maxRecordsPerSend?: number;
   fromBeginning?: boolean;
@@ -90,6 +95,9 @@ export interface TransformerOptions {
   /** See GuardOptions.lingerMs. */
   lingerMs?: number;
 }
+
+/** Input partitions a transformer processes at once unless told otherwise (the raw topics have 6). */
+export const DEFAULT_CONCURRENT_PARTITIONS = 6;
 
 function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const exp = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
@@ -140,6 +148,11 @@ export class TransactionalTransformer {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      // A fetch should carry a whole transaction's worth of a partition: App Store V2 bodies are ~10 KB
+      // (three JWS with their x5c chains), so kafkajs' default 1 MB per partition cut a backlog into
+      // transactions of ~100 records, and transaction round trips were most of the time (bench P2 ×1.5).
+      maxBytesPerPartition: 5 * 1024 * 1024,
+      maxBytes: 30 * 1024 * 1024,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       void this.releaseRevoked(e.payload.memberAssignment);
@@ -164,6 +177,9 @@ export class TransactionalTransformer {
       { topics: this.opts.topics, fromBeginning: this.opts.fromBeginning ?? true },
       {
         autoCommit: false, // offsets are committed inside the transactions
+        // Each partition has its own transactional producer, so partitions run their transactions side by
+        // side; one partition's batches still run one at a time, in order (kafkajs and `serially`).
+        partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? DEFAULT_CONCURRENT_PARTITIONS,
         eachBatchAutoResolve: false,
         eachBatch: this.guard.wrap(
           // One batch of a partition at a time: after a leader moves, kafkajs can fetch the same records
@@ -210,6 +226,11 @@ export class TransactionalTransformer {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         transactionTimeout: 60_000,
+        // Back-to-back transactions: the first send of the next one (AddPartitionsToTxn) gets
+        // CONCURRENT_TRANSACTIONS while the coordinator still writes the previous commit's markers, a few
+        // ms. kafkajs' default first retry waits 300 ms, a stall per chunk; 20 ms (doubling) retries soon
+        // after the markers land. retries stays unbounded as kafkajs sets it for idempotent producers.
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20 },
       });
       // connect() runs initProducerId: fences any earlier owner of this partition and aborts its open txn.
       p = producer.connect().then(() => producer);

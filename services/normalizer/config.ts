@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CONCURRENT_PARTITIONS } from '../../lib/platform/transactional';
 import { bool, consumerGuardEnv, httpUrl, kafkaEnv, port, postgresUrl } from '../../lib/platform/config';
 
 export const NormalizerConfig = z.object({
@@ -9,6 +10,13 @@ export const NormalizerConfig = z.object({
   /** Base of the per-partition transactional ids; must be the same for every instance of one deployment. */
   NORMALIZER_TRANSACTIONAL_ID: z.string().min(1).default('storeline-normalizer'),
   NORMALIZER_MAX_RECORDS_PER_TXN: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Raw partitions this instance transforms at once, each in its own transactions (1: one at a time). */
+  NORMALIZER_CONCURRENT_PARTITIONS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(DEFAULT_CONCURRENT_PARTITIONS),
   /** Consumer session timeout: how long a dead instance holds its partitions before a rebalance. */
   NORMALIZER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   /** App Store notification claims (dedupe by notification id) and the Play Store snapshots. */

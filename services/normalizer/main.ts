@@ -71,6 +71,7 @@ runService({
       groupId: config.NORMALIZER_GROUP_ID,
       transactionalIdPrefix: config.NORMALIZER_TRANSACTIONAL_ID,
       maxRecordsPerTransaction: config.NORMALIZER_MAX_RECORDS_PER_TXN,
+      partitionsConcurrently: config.NORMALIZER_CONCURRENT_PARTITIONS,
       sessionTimeoutMs: config.NORMALIZER_SESSION_TIMEOUT_MS,
       claims: new PgNotificationClaims(pool),
       probes: { database: () => probeDatabase(pool) },

@@ -22,6 +22,7 @@ export interface NormalizerDeps {
   transactionalIdPrefix: string;
   metrics?: Registry;
   maxRecordsPerTransaction?: number;
+  partitionsConcurrently?: number;
   sessionTimeoutMs?: number;
   /** The Play Store part: omitted when no Play Developer API credentials are configured. */
   play?: PlayNormalize;
@@ -156,6 +157,7 @@ export function createNormalizer(deps: NormalizerDeps): TransactionalTransformer
     // Each raw topic's own policy from the catalog (the Play topic once ran on the App Store one's).
     retry: (t) => (t === rawPlayStore ? TOPICS.rawPlayStore.retry : TOPICS.rawAppStore.retry),
     maxRecordsPerTransaction: deps.maxRecordsPerTransaction,
+    partitionsConcurrently: deps.partitionsConcurrently,
     sessionTimeoutMs: deps.sessionTimeoutMs,
     metrics: deps.metrics,
     probes: deps.probes,
