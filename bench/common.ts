@@ -139,6 +139,16 @@ export function quantiles(values: number[]) {
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
 
+/** The pid of a process of the local stack (`kafka`, `registry`), from its pid file under .stack/run. */
+export function stackPid(name: string): number | undefined {
+  try {
+    const dir = process.env.STORELINE_STACK_DIR ?? resolve(ROOT, '.stack');
+    return Number(readFileSync(resolve(dir, 'run', `${name}.pid`), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** utime + stime of a process in ms, or undefined once it is gone. */
 export function cpuMs(pid: number): number | undefined {
   try {

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   let next = 0;
   const latencies: number[] = [];
   let errors = 0;
+  let all = 0; // every answered request, warm-up included
   let measuring = false;
   let stop = false;
   const worker = async () => {
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const status = await post(body);
       const ms = performance.now() - t0;
+      all += 1;
       if (!measuring) continue;
       if (status >= 200 && status < 300) latencies.push(ms);
       else errors += 1;
@@ -58,9 +60,11 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, warmup * 1000));
   measuring = true;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   stop = true;
   await Promise.all(workers);
   latencies.sort((a, b) => a - b);
@@ -69,11 +73,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     JSON.stringify({
       requests: latencies.length,
+      allRequests: all,
       errors,
       rps: Math.round(latencies.length / elapsed),
       p50: q(0.5),
       p95: q(0.95),
       p99: q(0.99),
+      // This process's own CPU per request: on a shared machine, what the load takes from the server.
+      loadCpuMsPerRequest: Number(((cpu.user + cpu.system) / 1000 / latencies.length).toFixed(3)),
     }) + '\n',
   );
   agent.destroy();

@@ -1,10 +1,12 @@
 /**
  * P1: App Store V2 receiver throughput and latency with full verification (x5c chain to a trusted root,
  * ES256 over the notification) and a publish acknowledged with acks=all, next to a bare express + kafkajs
- * publish of the same bodies, measured in the same run against the same broker.
+ * publish of the same bodies, measured in the same run against the same broker; and, to see what express
+ * costs, the receiver's publisher without verification behind express and behind plain node:http.
  * Usage: npm run bench:p1 [-- <concurrency> <seconds>]
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +18,10 @@ import { createAppStoreReceiver } from '../services/receiver-app-store/app';
 import { createIdempotentProducer } from '../lib/platform/kafka';
 import { createLogger } from '../lib/platform/logger';
 import { KafkaPublisher } from '../lib/platform/publisher';
+import { rawBody, sendJson } from '../lib/platform/rawBody';
 import { createPki, signedBody } from '../test/kit/appleSigning';
 import { serve } from '../test/support/http';
-import { freshTopics, kafkaClient, machine, runTs, stack } from './common';
+import { cpuMs, freshTopics, kafkaClient, machine, runTs, stack, stackPid } from './common';
 
 async function main(): Promise<void> {
   const [concurrency = '64', seconds = '15'] = process.argv.slice(2);
@@ -65,18 +68,55 @@ async function main(): Promise<void> {
     res.status(200).end();
   });
 
+  // What express itself costs the receiver: the same publisher (grouped sends, acks=all) without
+  // verification, behind express.raw and behind a plain node:http handler.
+  const viaExpress = express();
+  viaExpress.post('/', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
+    await publisher.publish({ topic, key: randomUUID(), value: req.body as Buffer, headers: {} });
+    res.status(200).json({ status: 'accepted' });
+  });
+  const viaLean = express();
+  viaLean.post('/', rawBody(256 * 1024), async (req, res) => {
+    await publisher.publish({ topic, key: randomUUID(), value: req.body as Buffer, headers: {} });
+    sendJson(res, 200, { status: 'accepted' });
+  });
+  const viaHttp = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void publisher
+        .publish({ topic, key: randomUUID(), value: Buffer.concat(chunks), headers: {} })
+        .then(() => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
+        });
+    });
+  });
+
   const results: Record<string, unknown> = {};
   // P1_ONLY=receiver runs the receiver alone, e.g. under `--cpu-prof` (see bench/profiles/).
   const variants = [
     ['storeline receiver', full, '/app-store/v2'],
     ['bare express + kafkajs', bare, '/'],
+    ['express + publisher, no verification', viaExpress, '/'],
+    ['express + rawBody/sendJson + publisher, no verification', viaLean, '/'],
+    ['node:http + publisher, no verification', viaHttp, '/'],
   ] as const;
   for (const [name, app, path] of variants.filter(
     ([n]) => !process.env.P1_ONLY || n === 'storeline receiver',
   )) {
     const server = await serve(app);
-    const out = await runTs('bench/load.ts', [server.url + path, file, concurrency, seconds]);
-    results[name] = JSON.parse(out);
+    // The server runs in this process, Kafka in its own: CPU over the whole load run, per answered request.
+    const kafkaPid = stackPid('kafka');
+    const before = { server: cpuMs(process.pid), kafka: kafkaPid && cpuMs(kafkaPid) };
+    const out = JSON.parse(await runTs('bench/load.ts', [server.url + path, file, concurrency, seconds]));
+    const after = { server: cpuMs(process.pid), kafka: kafkaPid && cpuMs(kafkaPid) };
+    const perRequest = (a?: number, b?: number) =>
+      a === undefined || b === undefined ? undefined : Number(((b - a) / out.allRequests).toFixed(3));
+    results[name] = {
+      ...out,
+      serverCpuMsPerRequest: perRequest(before.server, after.server),
+      kafkaCpuMsPerRequest: perRequest(before.kafka || undefined, after.kafka || undefined),
+    };
     await server.close();
   }
   await producer.disconnect();

@@ -10,9 +10,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { notification } from '../test/kit/builders/appStore';
 import { createPool, migrate } from '../lib/platform/db';
 import { EndpointManager } from '../lib/adapters/webhooks/endpoints';
@@ -21,7 +21,6 @@ import { WEBHOOK_MIGRATIONS } from '../lib/adapters/webhooks/store/migrations';
 import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
 import {
-  ROOT,
   backendCpu,
   cpuMs,
   freshTopics,
@@ -32,6 +31,7 @@ import {
   runTs,
   service,
   stack,
+  stackPid,
   startEndpoints,
 } from './common';
 
@@ -46,15 +46,6 @@ interface Running {
 }
 
 /** A pid from the embedded stack's pid file (STORELINE_STACK_DIR, as stack.sh reads it), if there. */
-function stackPid(name: string): number | undefined {
-  try {
-    const dir = process.env.STORELINE_STACK_DIR ?? resolve(ROOT, '.stack');
-    return Number(readFileSync(resolve(dir, 'run', `${name}.pid`), 'utf8').trim()) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<void> {
   const rate = Number(process.argv[2] ?? 100);
   const count = Number(process.argv[3] ?? 3000);

@@ -1,12 +1,13 @@
 /** HTTP plumbing every service shares: health, readiness, the /metrics route, API errors, and a bounded close. */
 import type { Readiness } from './consumerGuard';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
 import { z, type ZodError } from 'zod';
 import type { Counter, Registry } from 'prom-client';
 import { errorMessage } from '../core/errors';
 import type { Logger } from './logger';
+import { sendJson } from './rawBody';
 
 /** /healthz (process is alive), /readyz (dependencies answer), /metrics (Prometheus). */
 export function mountOps(
@@ -62,31 +63,43 @@ export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
 
 export { express };
 
-/**
- * Error handler for receivers: a body over the limit -> 413, an unreadable body -> 400, anything else -> 500;
- * counted by route and status, logged without the body.
- */
-export function bodyErrorHandler(opts: {
+export interface BodyErrorOptions {
   requests: Counter<'route' | 'status'>;
   routeOf: (path: string) => string;
   logger: Logger;
   bodyLimitBytes: number;
-}): ErrorRequestHandler {
+}
+
+/**
+ * Answers a request whose body could not be read: over the limit -> 413, unreadable -> 400, anything else
+ * -> 500; counted by route and status, logged without the body.
+ */
+export function answerBodyError(
+  opts: BodyErrorOptions,
+  err: { type?: string; status?: number; message?: string },
+  path: string,
+  res: ServerResponse,
+): void {
+  const route = opts.routeOf(path);
+  const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
+  opts.requests.inc({ route, status });
+  opts.logger.warn({ route, status, type: err.type, err: err.message }, 'request failed');
+  sendJson(res, status, {
+    error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
+    message:
+      status === 413
+        ? `body exceeds ${opts.bodyLimitBytes} bytes`
+        : status === 400
+          ? 'request could not be read'
+          : 'request could not be processed',
+  });
+}
+
+/** answerBodyError as the receivers' express error handler. */
+export function bodyErrorHandler(opts: BodyErrorOptions): ErrorRequestHandler {
   return (err: { type?: string; status?: number; message?: string }, req, res, next) => {
     if (res.headersSent) return next(err);
-    const route = opts.routeOf(req.path);
-    const status = err.type === 'entity.too.large' ? 413 : err.status && err.status < 500 ? 400 : 500;
-    opts.requests.inc({ route, status });
-    opts.logger.warn({ route, status, type: err.type, err: err.message }, 'request failed');
-    res.status(status).json({
-      error: status === 413 ? 'payload_too_large' : status === 400 ? 'bad_request' : 'internal',
-      message:
-        status === 413
-          ? `body exceeds ${opts.bodyLimitBytes} bytes`
-          : status === 400
-            ? 'request could not be read'
-            : 'request could not be processed',
-    });
+    answerBodyError(opts, err, req.path, res);
   };
 }
 

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { bodyErrorHandler } from '../../lib/platform/http';
+import { rawBody, sendJson } from '../../lib/platform/rawBody';
 import { Counter, type Registry } from 'prom-client';
 import { receiverMetrics } from '../../lib/platform/metrics';
 import { errorMessage } from '../../lib/core/errors';
@@ -52,11 +53,8 @@ export function createPlayReceiver(deps: PlayReceiverDeps): Express {
   const r: Receiver = { deps, now: deps.now ?? Date.now, requests, rejected, deadLettered };
   const app = express();
   app.disable('x-powered-by');
-  app.set('etag', false);
-  app.post(
-    '/play-store/pubsub',
-    express.raw({ type: () => true, limit: deps.bodyLimitBytes }),
-    (req: Request, res: Response) => receive(r, req, res),
+  app.post('/play-store/pubsub', rawBody(deps.bodyLimitBytes), (req: Request, res: Response) =>
+    receive(r, req, res),
   );
   app.use(
     bodyErrorHandler({
@@ -74,8 +72,8 @@ async function receive(r: Receiver, req: Request, res: Response): Promise<void> 
   const log = r.deps.logger.child({ route, requestId });
   const reply = (status: number, body?: object) => {
     r.requests.inc({ route, status });
-    if (body) res.status(status).json(body);
-    else res.status(status).end();
+    if (body) sendJson(res, status, body);
+    else res.writeHead(status).end();
   };
   const refused = await authenticate(r, req, log);
   if (refused) return reply(refused.status, refused.body);

@@ -1,9 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 
-/** Serves `app` on an ephemeral loopback port. */
-export async function serve(app: Express): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves `app` on an ephemeral loopback port: an express app, or a plain `node:http` server (benches
+ * compare the two).
+ */
+export async function serve(app: {
+  listen(port: number, host: string, cb: () => void): Server;
+}): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
