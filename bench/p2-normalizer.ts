@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { notification } from '../test/kit/builders/appStore';
 import { createPki, signedBody } from '../test/kit/appleSigning';
+import { freePort } from '../test/support/http';
 import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
 
 async function outputCount(kafka: Kafka, topic: string): Promise<number> {
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   pass.kill('SIGTERM');
 
   const normGroup = `bench-norm-${randomBytes(4).toString('hex')}`;
+  const normPort = await freePort();
   const norm = spawn(
     process.execPath,
     [
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
         TOPIC_PREFIX: names.prefix,
         NORMALIZER_GROUP_ID: normGroup,
         NORMALIZER_TRANSACTIONAL_ID: `bench-norm-${randomBytes(4).toString('hex')}`,
-        PORT: '0',
+        PORT: String(normPort),
         LOG_LEVEL: 'warn',
       },
       stdio: 'inherit',
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
   // The canonical topic's offsets also count transaction markers, so progress is read from the consumer
   // side instead: the group's committed offsets on the raw topic (one event per raw record here).
   const normRate = await committedRate(kafka, raw, n, normGroup);
+  const transactions = await transactionTimes(normPort);
   norm.kill('SIGTERM');
   console.log(
     JSON.stringify(
@@ -123,11 +126,24 @@ async function main(): Promise<void> {
         normalizerEventsPerSecond: normRate,
         passthroughRecordsPerSecond: passRate,
         ratioToPassthrough: Number((normRate / passRate).toFixed(2)),
+        transactions,
       },
       null,
       2,
     ),
   );
+}
+
+/**
+ * The normalizer's committed transactions (its storeline_transaction_seconds histogram): how many, and how
+ * many took over 200 ms (kafkajs' default CONCURRENT_TRANSACTIONS retry alone is a 300 ms step).
+ */
+async function transactionTimes(port: number): Promise<{ count: number; over200ms: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  const count = sum(/^storeline_transaction_seconds_count\{[^}]*\} (\d+)$/gm);
+  const within200 = sum(/^storeline_transaction_seconds_bucket\{[^}]*le="0\.2"[^}]*\} (\d+)$/gm);
+  return { count, over200ms: count - within200 };
 }
 
 /** records/s of a group's committed progress on `topic` between 5 % and 100 %. */

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { Registry } from 'prom-client';
 import { TransientError } from '../../lib/core/errors';
 import { TransactionalTransformer } from '../../lib/platform/transactional';
 import { stackEnv } from '../support/env';
@@ -40,9 +41,13 @@ describe('transactional consume-transform-produce (real Kafka)', () => {
     await produceInputs(input, [...values(10), 'END']);
 
     let failedOnce = false;
+    let commits = 0;
+    const metrics = new Registry();
     const transformer = new TransactionalTransformer({
       kafka,
       logger: testLogger,
+      metrics,
+      onCommitted: () => void commits++,
       groupId: randomId('g'),
       topics: [input],
       dlqFor: () => undefined,
@@ -71,6 +76,11 @@ describe('transactional consume-transform-produce (real Kafka)', () => {
       // ... but read_committed sees every output exactly once, in order.
       expect(outValues(committed.records)).toEqual([...values(10).map((v) => v.toUpperCase()), 'END']);
       expect(failedOnce).toBe(true);
+      // Every committed transaction is timed, and only those (not the aborted attempt).
+      const text = await metrics.metrics();
+      const timed = /^storeline_transaction_seconds_count\{[^}]*\} (\d+)$/m.exec(text)?.[1];
+      expect(commits).toBeGreaterThan(0);
+      expect(Number(timed)).toBe(commits);
     } finally {
       await Promise.all([committed.stop(), uncommitted.stop(), transformer.stop()]);
     }
