@@ -18,6 +18,7 @@ import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { errorMessage, unavailableDependency, type Dependency } from '../core/errors';
 import type { Logger } from './logger';
+import { sharedMetric } from './metrics';
 
 export interface GuardOptions {
   kafka: Kafka;
@@ -61,13 +62,8 @@ export type BatchHandler = (payload: EachBatchPayload) => Promise<void>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** prom-client throws on a second registration of a name; several guards may share one registry. */
-function metric<T>(registry: Registry | undefined, name: string, make: (registers: Registry[]) => T): T {
-  const existing = registry?.getSingleMetric(name);
-  return (existing as T | undefined) ?? make(registry ? [registry] : []);
-}
-
 export function recoveriesCounter(registry: Registry | undefined): Counter<'component' | 'kind'> {
-  return metric(
+  return sharedMetric(
     registry,
     'storeline_recoveries_total',
     (registers) =>
@@ -108,7 +104,7 @@ export class ConsumerGuard {
   constructor(private readonly opts: GuardOptions) {
     this.log = opts.logger.child({ component: 'consumer-guard', groupId: opts.groupId });
     this.recoveries = recoveriesCounter(opts.metrics);
-    this.lag = metric(
+    this.lag = sharedMetric(
       opts.metrics,
       'storeline_consumer_group_lag',
       (registers) =>

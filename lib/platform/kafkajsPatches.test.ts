@@ -165,20 +165,30 @@ type Batch = new (
 ) => { messages: Array<{ offset: string }> };
 const Batch = load('kafkajs/src/consumer/batch') as Batch;
 
-/** A fetched record of a transactional producer, or its abort marker (a control record keyed 0,0,0,0). */
-const record = (offset: number, producerId: string, abortMarker = false) => ({
-  offset: String(offset),
-  key: abortMarker ? Buffer.from([0, 0, 0, 0]) : Buffer.from('k'),
-  value: Buffer.from('v'),
-  isControlRecord: abortMarker,
-  batchContext: { producerId, inTransaction: true },
-});
-
-function readCommitted(fetchedOffset: number, messages: object[], aborted: Array<[string, number]>) {
-  const batch = new Batch('t', String(fetchedOffset), {
+/**
+ * What a read_committed consumer gets from one fetch starting at `first`. `log` holds one producer id per
+ * record at consecutive offsets (`2!` is producer 2's abort marker, a control record keyed 0,0,0,0);
+ * `aborted` is the broker's list of aborted transactions, `producer@firstOffset`, in the broker's order.
+ */
+function readCommitted(first: number, log: string[], aborted: string[]): number[] {
+  const messages = log.map((entry, i) => {
+    const marker = entry.endsWith('!');
+    return {
+      offset: String(first + i),
+      key: marker ? Buffer.from([0, 0, 0, 0]) : Buffer.from('k'),
+      value: Buffer.from('v'),
+      isControlRecord: marker,
+      batchContext: { producerId: entry.replace('!', ''), inTransaction: true },
+    };
+  });
+  const abortedTransactions = aborted.map((a) => {
+    const [producerId, firstOffset] = a.split('@');
+    return { producerId, firstOffset };
+  });
+  const batch = new Batch('t', String(first), {
     partition: 0,
     highWatermark: '100',
-    abortedTransactions: aborted.map(([producerId, first]) => ({ producerId, firstOffset: String(first) })),
+    abortedTransactions,
     messages,
   });
   return batch.messages.map((m) => Number(m.offset));
@@ -187,42 +197,16 @@ function readCommitted(fetchedOffset: number, messages: object[], aborted: Array
 describe('kafkajs read_committed filter (patched)', () => {
   it('drops every aborted transaction that began before the fetch, whichever record comes first', () => {
     // Producers 1 and 2 began transactions at 3 and 5 (both later aborted); the fetch starts at 10, where
-    // producer 2's record comes first. Producer 3 committed.
-    const messages = [
-      record(10, '2'),
-      record(11, '1'),
-      record(12, '3'),
-      record(13, '1', true),
-      record(14, '2', true),
-    ];
-    expect(
-      readCommitted(10, messages, [
-        ['1', 3],
-        ['2', 5],
-      ]),
-    ).toEqual([12]);
+    // producer 2's record comes first. Producer 3 committed (offset 12).
+    expect(readCommitted(10, ['2', '1', '3', '1!', '2!'], ['1@3', '2@5'])).toEqual([12]);
   });
 
   it('takes the broker list in any order (it is ordered by where transactions ended)', () => {
-    const messages = [
-      record(3, '1'),
-      record(4, '2'),
-      record(5, '1'),
-      record(6, '2', true),
-      record(7, '1', true),
-      record(8, '3'),
-    ];
-    expect(
-      readCommitted(3, messages, [
-        ['2', 4],
-        ['1', 3],
-      ]),
-    ).toEqual([8]);
+    expect(readCommitted(3, ['1', '2', '1', '2!', '1!', '3'], ['2@4', '1@3'])).toEqual([8]);
   });
 
   it("delivers a producer's later committed transaction after its aborted one", () => {
-    const messages = [record(3, '1'), record(4, '1', true), record(5, '1')];
-    expect(readCommitted(3, messages, [['1', 3]])).toEqual([5]);
+    expect(readCommitted(3, ['1', '1!', '1'], ['1@3'])).toEqual([5]);
   });
 });
 

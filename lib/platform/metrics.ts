@@ -25,3 +25,16 @@ export function receiverMetrics(registry: Registry) {
     }),
   };
 }
+
+/**
+ * The metric `name` of `registry`, made once: several components (or instances of one) in a process share a
+ * registry, and prom-client refuses a second registration under the same name.
+ */
+export function sharedMetric<T>(
+  registry: Registry | undefined,
+  name: string,
+  make: (registers: Registry[]) => T,
+): T {
+  const existing = registry?.getSingleMetric(name);
+  return (existing as T | undefined) ?? make(registry ? [registry] : []);
+}

@@ -41,6 +41,7 @@ import {
 } from '../core/errors';
 import { readHeaders } from './kafka';
 import { deadLetter } from './dlq';
+import { sharedMetric } from './metrics';
 import { groupByTopic, type InputRecord, type OutputRecord } from './records';
 import type { Logger } from './logger';
 import type { RetryPolicy } from '../core/topics';
@@ -127,17 +128,17 @@ function toInput(topic: string, partition: number, m: KafkaMessage): InputRecord
  * CONCURRENT_TRANSACTIONS (see producerFor); operators and bench P2 read it here.
  */
 function transactionHistogram(registry: Registry | undefined): Histogram<'component'> {
-  const name = 'storeline_transaction_seconds';
-  const existing = registry?.getSingleMetric(name) as Histogram<'component'> | undefined;
-  return (
-    existing ??
-    new Histogram({
-      name,
-      help: 'Kafka transactions of the transform loop, begin to commit (outputs and input offsets)',
-      labelNames: ['component'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5],
-      registers: registry ? [registry] : [],
-    })
+  return sharedMetric(
+    registry,
+    'storeline_transaction_seconds',
+    (registers) =>
+      new Histogram({
+        name: 'storeline_transaction_seconds',
+        help: 'Kafka transactions of the transform loop, begin to commit (outputs and input offsets)',
+        labelNames: ['component'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5],
+        registers,
+      }),
   );
 }
 
