@@ -210,6 +210,31 @@ describe('kafkajs read_committed filter (patched)', () => {
   });
 });
 
+describe('kafkajs OffsetFetch versions (patched)', () => {
+  // kafkajs' own version choice: the highest it implements that the broker's ApiVersions answer allows.
+  const { requests, lookup } = load('kafkajs/src/protocol/requests') as {
+    requests: { OffsetFetch: object };
+    lookup: (
+      versions: object,
+    ) => (apiKey: number, d: object) => (args: object) => { request: { apiVersion: number } };
+  };
+  const OFFSET_FETCH = 9;
+  const chosen = (brokerMax: number) =>
+    lookup({ [OFFSET_FETCH]: { minVersion: 0, maxVersion: brokerMax } })(OFFSET_FETCH, requests.OffsetFetch)({
+      groupId: 'g',
+      topics: [],
+      requireStable: true,
+    }).request.apiVersion;
+
+  it('asks a broker that has KIP-447 with v7 (require_stable)', () => {
+    expect(chosen(9)).toBe(7);
+  });
+
+  it('falls back to v4 on a broker that stops at v5 or v6', () => {
+    expect([chosen(5), chosen(6), chosen(4)]).toEqual([4, 4, 4]);
+  });
+});
+
 describe('assertKafkajsPatched', () => {
   it('passes on the installed kafkajs', () => {
     expect(() => assertKafkajsPatched()).not.toThrow();

@@ -9,7 +9,9 @@
  * Fencing: one transactional producer per input partition, with a transactional.id derived from the
  * partition (`<prefix>-<topic>-<partition>`). kafkajs' TxnOffsetCommit does not carry the consumer group
  * generation (no KIP-447), so per-partition ids are what fences a stalled former owner of a partition:
- * the new owner's initProducerId bumps the epoch and the zombie's commit fails.
+ * the new owner's initProducerId bumps the epoch and the zombie's commit fails. A commit the old owner had
+ * already sent is finished first instead, so before its first chunk of a partition the new owner reads the
+ * group's committed offset again, stably (see notYetCommitted), and skips what that commit covered.
  *
  * Poison input (a non-retriable error from `transform`) goes to the topic's dead-letter topic with the
  * reason, inside the same transaction, and the consumer moves on. Retriable errors abort the transaction
@@ -144,6 +146,9 @@ function transactionHistogram(registry: Registry | undefined): Histogram<'compon
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a pending transactional offset commit may keep the committed offset unstable (2 × txn timeout). */
+const STABLE_OFFSET_TIMEOUT_MS = 120_000;
+
 export class TransactionalTransformer {
   readonly consumer: Consumer;
   private readonly producers = new Map<string, Promise<Producer>>();
@@ -263,11 +268,14 @@ export class TransactionalTransformer {
   }
 
   /**
-   * After a failed transaction the outcome of its commit can be unknown: a commit request that timed out
-   * may have been applied. The new producer's initProducerId (done by producerFor before this runs) waits
-   * until the coordinator has finished that transaction either way, so the group's committed offset now
-   * tells the truth: records below it were committed with their outputs and must not be processed again
-   * (that would duplicate their events).
+   * Drops records whose transaction has already committed. Records this instance committed are known (`next`).
+   * Otherwise the group's committed offset decides, read once the partition's producer is initialised
+   * (producerFor runs first): its initProducerId waits until the coordinator has finished any transaction
+   * this transactional.id left, committing or aborting it. Two cases need that read:
+   * - a partition new to this instance (assigned, or taken over from a crashed or stalled owner): the
+   *   consumer's own offset fetch ran before the old owner's last commit was finished, so it may start below
+   *   records that commit covered;
+   * - after a failed transaction: a commit request that timed out may have been applied.
    */
   private async notYetCommitted(
     topic: string,
@@ -275,39 +283,39 @@ export class TransactionalTransformer {
     all: KafkaMessage[],
   ): Promise<KafkaMessage[]> {
     const key = `${topic}-${partition}`;
-    // Records this instance already committed (a second delivery of them) are never processed again.
     const done = this.next.get(key);
-    const chunk = done === undefined ? all : all.filter((m) => BigInt(m.offset) >= done);
-    if (!this.uncertain.has(key)) return chunk;
-    const committed = await this.settledOffset(topic, partition);
+    if (done !== undefined && !this.uncertain.has(key)) return all.filter((m) => BigInt(m.offset) >= done);
+    const committed = await this.stableOffset(topic, partition);
     this.uncertain.delete(key);
-    const rest = chunk.filter((m) => BigInt(m.offset) >= committed);
-    if (rest.length < chunk.length) {
+    const from = done !== undefined && done > committed ? done : committed;
+    const rest = all.filter((m) => BigInt(m.offset) >= from);
+    if (rest.length < all.length) {
       this.log.warn(
-        { topic, partition, committed: String(committed), skipped: chunk.length - rest.length },
-        'a transaction reported as failed had committed; its records are not processed again',
+        { topic, partition, committed: String(committed), skipped: all.length - rest.length },
+        'records below the committed offset are not processed again',
       );
     }
     return rest;
   }
 
   /**
-   * The group's committed offset once it has settled. The transaction coordinator calls a transaction done
-   * when its markers are written, but the group coordinator applies the offsets marker to its cache
-   * asynchronously, so a read right after can still show the offset before a commit that did happen (the
-   * window KIP-447's require_stable closes; kafkajs' OffsetFetch predates it). A chaos run under leader
-   * failover showed 5 duplicated events from such a read. So: read until two reads 300 ms apart agree (at
-   * most 5 times), and take the highest seen; an offset never goes back.
+   * The group's committed offset for the partition, asked with KIP-447's require_stable (OffsetFetch v7, added
+   * to kafkajs by our patch). The transaction coordinator calls a transaction done when its markers are
+   * written, but the group coordinator moves the offsets out of "pending" asynchronously; a plain read in that
+   * window returned the offset from before a commit that did happen, and the chunk was processed twice
+   * (duplicated events in the three-broker chaos test). With require_stable the coordinator answers
+   * UNSTABLE_OFFSET_COMMIT until it has, and we ask again.
    */
-  private async settledOffset(topic: string, partition: number): Promise<bigint> {
-    let highest = await this.readCommitted(topic, partition);
-    for (let i = 0; i < 5; i++) {
-      await sleep(300);
-      const again = await this.readCommitted(topic, partition);
-      if (again === highest) break;
-      if (again > highest) highest = again;
+  private async stableOffset(topic: string, partition: number): Promise<bigint> {
+    const deadline = this.now() + STABLE_OFFSET_TIMEOUT_MS;
+    for (let wait = 20; ; wait = Math.min(wait * 2, 1000)) {
+      try {
+        return await this.readCommitted(topic, partition);
+      } catch (err) {
+        if ((err as { type?: unknown }).type !== 'UNSTABLE_OFFSET_COMMIT' || this.now() > deadline) throw err;
+        await sleep(wait);
+      }
     }
-    return highest;
   }
 
   private async readCommitted(topic: string, partition: number): Promise<bigint> {
@@ -317,8 +325,13 @@ export class TransactionalTransformer {
       this.admin = fresh;
     }
     const offsets = await this.admin
-      .fetchOffsets({ groupId: this.opts.groupId, topics: [topic] })
-      .catch(async (err) => {
+      .fetchOffsets({
+        groupId: this.opts.groupId,
+        topics: [{ topic, partitions: [partition] }],
+        requireStable: true,
+      })
+      .catch(async (err: unknown) => {
+        if ((err as { type?: unknown }).type === 'UNSTABLE_OFFSET_COMMIT') throw err;
         // A broker that went away may have taken the admin's connection with it: start afresh next time.
         await this.admin?.disconnect().catch(() => undefined);
         this.admin = undefined;

@@ -20,7 +20,7 @@ import { allStates } from '../../lib/adapters/state/store';
 import { TopicNames } from '../../lib/core/topics';
 import { signedBody, type Pki } from '../kit/appleSigning';
 import { freePort } from '../support/http';
-import { TEST_RETRY, drainTopic, randomId, waitFor } from '../support/kafka';
+import { TEST_RETRY, drainTopic, randomId, waitFor, type Collected } from '../support/kafka';
 import { setStackEnv, stackScript } from '../support/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -434,6 +434,8 @@ export interface Exactness {
   missingNotifications: number;
   /** A few of the missing notification ids, for the post-mortem (raw topic, DLQs, claims table). */
   missingSample: string[];
+  /** A few duplicated eventIds, each copy as `canonical partition@offset <- raw partition@offset`. */
+  duplicateSample: Record<string, string[]>;
 }
 
 /**
@@ -462,11 +464,8 @@ export async function canonicalExactness(
       const records = drained.filter((r) => r.message.headers?.['event-id'] !== undefined);
       const ids = records.map((r) => r.message.headers?.['event-id']?.toString() ?? '');
       const distinct = new Set(ids);
-      const notifications = new Set(
-        (await Promise.all(records.map((r) => codec.decode(r.message.value as Buffer)))).map(
-          (e) => e.source.notificationId,
-        ),
-      );
+      const events = await Promise.all(records.map((r) => codec.decode(r.message.value as Buffer)));
+      const notifications = new Set(events.map((e) => e.source.notificationId));
       const missingIds = [...accepted].filter((id) => !notifications.has(id));
       const missing = missingIds.length;
       last = {
@@ -476,6 +475,7 @@ export async function canonicalExactness(
         duplicateEventIds: ids.length - distinct.size,
         missingNotifications: missing,
         missingSample: missingIds.slice(0, 5),
+        duplicateSample: duplicateSample(records, events, ids),
       };
       return missing === 0 ? last : undefined;
     },
@@ -485,6 +485,21 @@ export async function canonicalExactness(
     if (!last) throw err;
   });
   return last as Exactness; // after the deadline: the latest complete reading, with what is still missing
+}
+
+function duplicateSample(
+  records: Collected[],
+  events: SubscriptionEvent[],
+  ids: string[],
+): Record<string, string[]> {
+  const copies = new Map<string, string[]>();
+  ids.forEach((id, i) => {
+    const r = records[i] as Collected;
+    const s = (events[i] as SubscriptionEvent).source;
+    const where = `${r.partition}@${r.message.offset} <- ${s.rawPartition}@${s.rawOffset}`;
+    copies.set(id, [...(copies.get(id) ?? []), where]);
+  });
+  return Object.fromEntries([...copies].filter(([, c]) => c.length > 1).slice(0, 5));
 }
 
 /** The live state tables against a rebuild from the topic by `storeline state rebuild`. */

@@ -134,4 +134,87 @@ describe('transactional consume-transform-produce (real Kafka)', () => {
       await Promise.all([committed.stop(), uncommitted.stop()]);
     }
   });
+
+  it("a new owner skips what the previous owner's last commit covered, though its consumer read the offset before it", async () => {
+    const kafka = testKafka();
+    const input = randomId('in');
+    const output = randomId('out');
+    await createTopic(kafka, input);
+    await createTopic(kafka, output);
+    const groupId = randomId('g');
+    const transactionalIdPrefix = randomId('tx');
+    const transformer = new TransactionalTransformer({
+      kafka,
+      logger: testLogger,
+      groupId,
+      topics: [input],
+      dlqFor: () => undefined,
+      transactionalIdPrefix,
+      retry: { maxAttempts: 5, initialBackoffMs: 10, maxBackoffMs: 50 },
+      transform: (rec) => [
+        { topic: output, key: rec.key, value: Buffer.from(rec.value!.toString().toUpperCase()) },
+      ],
+    });
+    const joined = new Promise((res) => transformer.consumer.on(transformer.consumer.events.FETCH, res));
+    await transformer.start();
+    await joined; // it has read the group's offset (none yet: from the beginning) and fetches
+
+    // The previous owner of partition 0 (same transactional.id) commits msg-0..msg-4 with their outputs now,
+    // after the new owner's consumer read the offset: the order a takeover produces when the old owner's
+    // commit was decided just before it was fenced.
+    const previous = kafka.producer({
+      transactionalId: `${transactionalIdPrefix}-${input}-0`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await previous.connect();
+    const txn = await previous.transaction();
+    await txn.send({ topic: output, messages: values(5).map((v) => ({ key: 'k', value: v.toUpperCase() })) });
+    await txn.sendOffsets({
+      consumerGroupId: groupId,
+      topics: [{ topic: input, partitions: [{ partition: 0, offset: '5' }] }],
+    });
+    await txn.commit();
+    await previous.disconnect();
+
+    await produceInputs(input, [...values(10), 'END']);
+    const committed = await collect(kafka, [output]);
+    try {
+      await waitForRecords(committed.records, 1, (r) => r.message.value?.toString() === 'END');
+      expect(outValues(committed.records)).toEqual([...values(10).map((v) => v.toUpperCase()), 'END']);
+    } finally {
+      await Promise.all([committed.stop(), transformer.stop()]);
+    }
+  });
+
+  it('a committed offset is reported unstable while a transaction holding it is open (KIP-447, patched kafkajs)', async () => {
+    const kafka = testKafka();
+    const input = randomId('in');
+    await createTopic(kafka, input);
+    const groupId = randomId('g');
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer({
+      transactionalId: randomId('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const offsetOf = async (requireStable: boolean) =>
+      (await admin.fetchOffsets({ groupId, topics: [{ topic: input, partitions: [0] }], requireStable }))[0]
+        ?.partitions[0]?.offset;
+    try {
+      const txn = await producer.transaction();
+      await txn.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: input, partitions: [{ partition: 0, offset: '7' }] }],
+      });
+      expect(await offsetOf(false)).toBe('-1'); // the plain read answers with the offset before the transaction
+      await expect(offsetOf(true)).rejects.toMatchObject({ type: 'UNSTABLE_OFFSET_COMMIT' });
+      await txn.commit();
+      expect(await waitFor('the stable offset', () => offsetOf(true).catch(() => undefined))).toBe('7');
+    } finally {
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
+    }
+  });
 });
