@@ -13,6 +13,7 @@ import { ConsoleConfig } from '../services/console/config';
 import { NormalizerConfig } from '../services/normalizer/config';
 import { ReceiverAppStoreConfig } from '../services/receiver-app-store/config';
 import { ReceiverPlayStoreConfig } from '../services/receiver-play-store/config';
+import { RefundResponderConfig } from '../services/refund-responder/config';
 import { parseConfig } from '../lib/platform/config';
 import { StateAggregatorConfig } from '../services/state/config';
 import { TriggersConfig } from '../services/triggers/config';
@@ -25,6 +26,7 @@ interface ComposeService {
   build?: unknown;
   command?: string[];
   environment?: Record<string, string | number | boolean>;
+  profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   ports?: string[];
@@ -55,6 +57,27 @@ const SCHEMAS: Record<string, z.ZodType> = {
   console: ConsoleConfig,
 };
 
+/** Opt-in services (a compose profile): checked with the variables their comment tells users to set. */
+const OPT_IN: Record<string, { schema: z.ZodType; set: Record<string, string> }> = {
+  'refund-responder': {
+    schema: RefundResponderConfig,
+    set: {
+      REFUND_RESPONDER_ENABLED: 'true',
+      APPLE_ISSUER_ID: '57246542-96fe-1a63-e053-0824d011072a',
+      APPLE_KEY_ID: '2X9R4HXF34',
+      APPLE_BUNDLE_ID: 'com.example.app',
+      REFUND_RESPONDER_API_KEYS: 'an-operator-key-0123456789',
+    },
+  },
+};
+
+function environmentOf(name: string, set: Record<string, string> = {}): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
+  );
+  return { ...env, ...set };
+}
+
 /** Services that run once and exit 0: no healthcheck. */
 const ONE_SHOT = ['topics', 'warehouse-connectors'];
 
@@ -70,6 +93,7 @@ describe('docker-compose.yml', () => {
         'kafka-connect',
         'warehouse-connectors',
         ...Object.keys(SCHEMAS),
+        ...Object.keys(OPT_IN),
       ].sort(),
     );
   });
@@ -113,14 +137,27 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(Object.keys(SCHEMAS))('gives %s an environment its config schema accepts', (name) => {
-    const env = Object.fromEntries(
-      Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v)]),
-    );
+    const env = environmentOf(name);
     const parsed = parseConfig(SCHEMAS[name]!, env);
     expect(parsed.ok ? [] : parsed.problems).toEqual([]);
     // The healthcheck reads PORT; the service must listen there.
     expect(env.PORT).toMatch(/^\d+$/);
   });
+
+  it.each(Object.keys(OPT_IN))(
+    'keeps %s behind its profile, starting only once its variables are set',
+    (name) => {
+      const { schema, set } = OPT_IN[name]!;
+      expect(services[name]!.profiles).toEqual([name]);
+      const unset = parseConfig(schema, environmentOf(name));
+      expect(unset.ok ? [] : unset.problems).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^REFUND_RESPONDER_ENABLED: must be true/)]),
+      );
+      const parsed = parseConfig(schema, environmentOf(name, set));
+      expect(parsed.ok ? [] : parsed.problems).toEqual([]);
+      expect(environmentOf(name).PORT).toMatch(/^\d+$/);
+    },
+  );
 
   it('publishes no host port for consumers, so they scale with --scale', () => {
     for (const name of ['normalizer', 'churn-triggers']) expect(services[name]!.ports).toBeUndefined();
