@@ -48,11 +48,14 @@ async function main(): Promise<void> {
   const pki = await createPki();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  for (let i = 0; i < n; i += 500) {
+  // 200 per send: a partition's share of one send is one record batch, and the broker refuses batches over
+  // 1 MB; at 500 (~10 KB each) an unlucky spread of keys went over it (MESSAGE_TOO_LARGE at 40,000).
+  const perSend = 200;
+  for (let i = 0; i < n; i += perSend) {
     await producer.send({
       topic: raw,
       acks: -1,
-      messages: Array.from({ length: Math.min(500, n - i) }, (_, j) => {
+      messages: Array.from({ length: Math.min(perSend, n - i) }, (_, j) => {
         const nt = notification('DID_RENEW', undefined, { tx: { originalTransactionId: `5000${i + j}` } });
         nt.payload.notificationUUID = randomUUID();
         return {

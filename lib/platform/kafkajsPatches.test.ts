@@ -230,6 +230,23 @@ describe('kafkajs OffsetFetch versions (patched)', () => {
     expect(chosen(9)).toBe(7);
   });
 
+  // The v7 body after the request header's empty tag buffer: group_id, topics, require_stable, tag buffer.
+  const v7Body = async (topics: object[]) => {
+    const request = load('kafkajs/src/protocol/requests/offsetFetch/v7/request') as (args: object) => {
+      encode: () => Promise<{ buffer: Buffer }>;
+    };
+    return [...(await request({ groupId: 'g', topics, requireStable: true }).encode()).buffer];
+  };
+
+  it('encodes v7 with compact fields; no topics asks for all of the group (as kafkajs means [])', async () => {
+    // 0 (header tags), 2 'g' (compact string), 0 (null array), 1 (require_stable), 0 (tags)
+    expect(await v7Body([])).toEqual([0, 2, 0x67, 0, 1, 0]);
+    // ... 2 (one topic), 2 't', 2 (one partition), int32 3, 0 (topic tags), 1, 0
+    expect(await v7Body([{ topic: 't', partitions: [{ partition: 3 }] }])).toEqual([
+      0, 2, 0x67, 2, 2, 0x74, 2, 0, 0, 0, 3, 0, 1, 0,
+    ]);
+  });
+
   it('falls back to v4 on a broker that stops at v5 or v6', () => {
     expect([chosen(5), chosen(6), chosen(4)]).toEqual([4, 4, 4]);
   });

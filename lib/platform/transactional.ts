@@ -161,7 +161,8 @@ export class TransactionalTransformer {
   private readonly busy = new Map<string, Promise<void>>();
   /** Partitions whose last transaction failed: its commit may have been applied anyway. */
   private readonly uncertain = new Set<string>();
-  private admin: Admin | undefined;
+  /** Shared by the partitions' offset reads (they start together after an assignment). */
+  private admin: Promise<Admin> | undefined;
   private stopping = false;
   private readonly txnSeconds: Histogram<'component'>;
 
@@ -238,7 +239,7 @@ export class TransactionalTransformer {
     const producers = [...this.producers.values()];
     this.producers.clear();
     await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
-    await this.admin?.disconnect().catch(() => undefined);
+    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => undefined);
   }
 
   private producerFor(topic: string, partition: number): Promise<Producer> {
@@ -321,23 +322,26 @@ export class TransactionalTransformer {
   private async readCommitted(topic: string, partition: number): Promise<bigint> {
     if (!this.admin) {
       const fresh = this.opts.kafka.admin();
-      await fresh.connect();
-      this.admin = fresh;
+      this.admin = fresh.connect().then(() => fresh);
     }
-    const offsets = await this.admin
-      .fetchOffsets({
+    const admin = this.admin;
+    try {
+      const offsets = await (
+        await admin
+      ).fetchOffsets({
         groupId: this.opts.groupId,
         topics: [{ topic, partitions: [partition] }],
         requireStable: true,
-      })
-      .catch(async (err: unknown) => {
-        if ((err as { type?: unknown }).type === 'UNSTABLE_OFFSET_COMMIT') throw err;
-        // A broker that went away may have taken the admin's connection with it: start afresh next time.
-        await this.admin?.disconnect().catch(() => undefined);
-        this.admin = undefined;
-        throw err;
       });
-    return BigInt(offsets[0]?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+      return BigInt(offsets[0]?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    } catch (err) {
+      if ((err as { type?: unknown }).type !== 'UNSTABLE_OFFSET_COMMIT') {
+        // A broker that went away may have taken the admin's connection with it: start afresh next time.
+        if (this.admin === admin) this.admin = undefined;
+        await (await admin.catch(() => undefined))?.disconnect().catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async serially(key: string, work: () => Promise<void>): Promise<void> {
