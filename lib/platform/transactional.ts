@@ -289,6 +289,7 @@ export class TransactionalTransformer {
     const committed = await this.stableOffset(topic, partition);
     this.uncertain.delete(key);
     const from = done !== undefined && done > committed ? done : committed;
+    this.next.set(key, from); // what is below it is committed: later chunks need no read
     const rest = all.filter((m) => BigInt(m.offset) >= from);
     if (rest.length < all.length) {
       this.log.warn(
