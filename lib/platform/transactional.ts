@@ -304,9 +304,10 @@ export class TransactionalTransformer {
    * The group's committed offset for the partition, asked with KIP-447's require_stable (OffsetFetch v7, added
    * to kafkajs by our patch). The transaction coordinator calls a transaction done when its markers are
    * written, but the group coordinator moves the offsets out of "pending" asynchronously; a plain read in that
-   * window returned the offset from before a commit that did happen, and the chunk was processed twice
-   * (duplicated events in the three-broker chaos test). With require_stable the coordinator answers
-   * UNSTABLE_OFFSET_COMMIT until it has, and we ask again.
+   * window returns the offset from before a commit that did happen, and the chunk would be processed twice
+   * (the likeliest cause of 12 duplicated events in one CI run of the three-broker chaos test, when reads
+   * were plain). With require_stable the coordinator answers UNSTABLE_OFFSET_COMMIT until it has, and we ask
+   * again.
    */
   private async stableOffset(topic: string, partition: number): Promise<bigint> {
     const deadline = this.now() + STABLE_OFFSET_TIMEOUT_MS;
