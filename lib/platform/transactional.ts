@@ -113,6 +113,11 @@ function isFenced(err: unknown): boolean {
   return type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /fenced/i.test(errorMessage(err));
 }
 
+/** A committed-offset read refused while a transactional commit of the partition is pending (KIP-447). */
+function isUnstable(err: unknown): boolean {
+  return (err as { type?: unknown } | null)?.type === 'UNSTABLE_OFFSET_COMMIT';
+}
+
 function toInput(topic: string, partition: number, m: KafkaMessage): InputRecord {
   return {
     topic,
@@ -315,7 +320,7 @@ export class TransactionalTransformer {
       try {
         return await this.readCommitted(topic, partition);
       } catch (err) {
-        if ((err as { type?: unknown }).type !== 'UNSTABLE_OFFSET_COMMIT' || this.now() > deadline) throw err;
+        if (!isUnstable(err) || this.now() > deadline) throw err;
         await sleep(wait);
       }
     }
@@ -337,7 +342,7 @@ export class TransactionalTransformer {
       });
       return BigInt(offsets[0]?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
     } catch (err) {
-      if ((err as { type?: unknown }).type !== 'UNSTABLE_OFFSET_COMMIT') {
+      if (!isUnstable(err)) {
         // A broker that went away may have taken the admin's connection with it: start afresh next time.
         if (this.admin === admin) this.admin = undefined;
         await (await admin.catch(() => undefined))?.disconnect().catch(() => undefined);

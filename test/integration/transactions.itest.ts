@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { TransientError } from '../../lib/core/errors';
 import { TransactionalTransformer } from '../../lib/platform/transactional';
@@ -28,16 +29,22 @@ async function produceInputs(topic: string, vals: string[]): Promise<void> {
   await producer.disconnect();
 }
 
+/** A client and a fresh input and output topic for one test. */
+async function inputAndOutput(): Promise<{ kafka: Kafka; input: string; output: string }> {
+  const kafka = testKafka();
+  const input = randomId('in');
+  const output = randomId('out');
+  await createTopic(kafka, input);
+  await createTopic(kafka, output);
+  return { kafka, input, output };
+}
+
 const outValues = (recs: { message: { value: Buffer | null } }[]) =>
   recs.map((r) => r.message.value!.toString());
 
 describe('transactional consume-transform-produce (real Kafka)', () => {
   it('an aborted transaction is invisible to read_committed; the retried chunk commits each output once', async () => {
-    const kafka = testKafka();
-    const input = randomId('in');
-    const output = randomId('out');
-    await createTopic(kafka, input);
-    await createTopic(kafka, output);
+    const { kafka, input, output } = await inputAndOutput();
     await produceInputs(input, [...values(10), 'END']);
 
     let failedOnce = false;
@@ -87,11 +94,7 @@ describe('transactional consume-transform-produce (real Kafka)', () => {
   });
 
   it('a crash before commit re-delivers the input; outputs appear exactly once', async () => {
-    const kafka = testKafka();
-    const input = randomId('in');
-    const output = randomId('out');
-    await createTopic(kafka, input);
-    await createTopic(kafka, output);
+    const { kafka, input, output } = await inputAndOutput();
     await produceInputs(input, [...values(25), 'END']);
 
     const env = {
@@ -136,11 +139,7 @@ describe('transactional consume-transform-produce (real Kafka)', () => {
   });
 
   it("a new owner skips what the previous owner's last commit covered, though its consumer read the offset before it", async () => {
-    const kafka = testKafka();
-    const input = randomId('in');
-    const output = randomId('out');
-    await createTopic(kafka, input);
-    await createTopic(kafka, output);
+    const { kafka, input, output } = await inputAndOutput();
     const groupId = randomId('g');
     const transactionalIdPrefix = randomId('tx');
     const transformer = new TransactionalTransformer({
