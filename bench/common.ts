@@ -186,3 +186,17 @@ export function backendCpu(pool: Pool, app: string) {
     },
   };
 }
+
+/**
+ * A service's counters from its /metrics: every `_total` and histogram `_count` series, summed over labels
+ * by name (without the storeline_ prefix). What a run did per notification (batches, transactions, rounds)
+ * explains its CPU better than the CPU alone.
+ */
+export async function counters(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^storeline_(\w+?(?:_total|_count))(?:\{[^}]*\})? ([\d.e+]+)$/gm)) {
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}

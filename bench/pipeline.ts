@@ -22,6 +22,7 @@ import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
 import {
   backendCpu,
+  counters,
   cpuMs,
   freshTopics,
   kafkaClient,
@@ -148,9 +149,16 @@ async function main(): Promise<void> {
   try {
     await Promise.all(services.map((s) => ready(s.port)));
     const receiver = services[0]!;
+    // Each subscription its own user: the builder's default appAccountToken would make every subscription
+    // of the run one user's, and churn-triggers reads all of a user's outbox rows for each batch.
     const bodies = Array.from({ length: count }, (_, i) => {
       const n = notification('DID_RENEW', undefined, {
-        tx: { originalTransactionId: `7000${i}`, bundleId: app, environment: 'Sandbox' },
+        tx: {
+          originalTransactionId: `7000${i}`,
+          bundleId: app,
+          environment: 'Sandbox',
+          appAccountToken: randomUUID(),
+        },
         data: { bundleId: app },
       });
       n.payload.notificationUUID = randomUUID();
@@ -188,6 +196,7 @@ async function main(): Promise<void> {
       Object.keys(cpu0).map((k) => [k, perNotification(cpu1[k]! - cpu0[k]!)]),
     );
     const postgres = Object.fromEntries(backends.map((b) => [b.name, perNotification(b.cpu.stop())]));
+    const work = await perNotificationCounts(services, accepted.size);
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + (b || 0), 0);
     console.log(
       JSON.stringify(
@@ -207,6 +216,7 @@ async function main(): Promise<void> {
             postgresBackends: postgres,
             total: Number((sum(processes) + sum(postgres)).toFixed(2)),
           },
+          countsPerNotification: work,
         },
         null,
         2,
@@ -218,6 +228,20 @@ async function main(): Promise<void> {
     rmSync(rootFile, { force: true });
     await pool.end();
   }
+}
+
+/** The counters that say how work was batched (consumer batches, transactions, dispatch rounds, attempts). */
+async function perNotificationCounts(services: Running[], n: number) {
+  const wanted =
+    /^(consumer_batch_duration_seconds_count|transaction_seconds_count|webhook_dispatch_rounds_total|webhook_attempts_total)$/;
+  const out: Record<string, Record<string, number>> = {};
+  for (const s of services) {
+    const c = await counters(s.port).catch(() => ({}) as Record<string, number>);
+    const picked = Object.entries(c).filter(([k, v]) => wanted.test(k) && v > 0);
+    if (picked.length)
+      out[s.name] = Object.fromEntries(picked.map(([k, v]) => [k, Number((v / n).toFixed(3))]));
+  }
+  return out;
 }
 
 main().then(

@@ -41,6 +41,14 @@ export const TRIGGER_MIGRATIONS: Migration[] = [
     // A batch reads the history of its subscriptions without a user (sent rows too) in one statement.
     sql: `CREATE INDEX trigger_outbox_sub_any ON trigger_outbox (subscription_key)`,
   },
+  {
+    version: 3,
+    name: 'outbox vacuumed by dead rows, not by table size',
+    // The outbox is a queue (pending -> sent or cancelled): its pending indexes keep a dead entry per
+    // transition until VACUUM, and the publisher's claim walks them. Same reasoning as the webhook
+    // deliveries (lib/adapters/webhooks/store/migrations.ts, version 2).
+    sql: `ALTER TABLE trigger_outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000)`,
+  },
 ];
 
 /** Records the events once; returns those applied now (not seen before: a redelivery adds nothing). */
