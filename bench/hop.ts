@@ -1,0 +1,99 @@
+/**
+ * One hop of the pipeline's skeleton (bench/floor.ts), as its own process: only the Kafka and HTTP work
+ * of the real service at that place, with plain kafkajs defaults and no Storeline code (no verification,
+ * decoding, Avro, PostgreSQL or transactions).
+ * Usage: tsx bench/hop.ts <brokers> <role> <json args>, role one of
+ * - `receive` {port, to}: node:http; each POST's body sent to `to` (acks=all) before answering 200;
+ * - `relay` {from, to, group, bytes}: consume `from`, send a `bytes`-long record per record to `to`;
+ * - `consume` {from, group}: consume and commit, nothing else;
+ * - `deliver` {from: string[], group, urls}: POST each record to every URL (the first only for records
+ *   of `from[0]`, as the real fan-out sends renewals to one endpoint and everything to the other).
+ */
+import { createServer, request, Agent } from 'node:http';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+
+const [brokers, role, json] = process.argv.slice(2);
+const args = JSON.parse(json ?? '{}') as {
+  port?: number;
+  from?: string | string[];
+  to?: string;
+  group?: string;
+  bytes?: number;
+  urls?: string[];
+};
+const kafka = new Kafka({
+  clientId: `bench-hop-${role}`,
+  brokers: brokers!.split(','),
+  logLevel: logLevel.NOTHING,
+});
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string, id: string, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'webhook-id': id } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * FLOOR_WAIT_MS > 0 batches across time the kafkajs way: the broker holds each fetch until 1 MB or that
+ * many ms (Storeline's consumers linger 20 ms after a small batch instead: CONSUMER_LINGER_MS).
+ */
+const waitMs = Number(process.env.FLOOR_WAIT_MS ?? 0);
+
+async function consumer(topics: string[]): Promise<Consumer> {
+  const c = kafka.consumer({
+    groupId: args.group!,
+    ...(waitMs > 0 && { minBytes: 1024 * 1024, maxWaitTimeInMs: waitMs }),
+  });
+  await c.connect();
+  await c.subscribe({ topics, fromBeginning: true });
+  return c;
+}
+
+async function main(): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  if (role === 'receive') {
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        producer.send({ topic: args.to!, acks: -1, messages: [{ value: Buffer.concat(chunks) }] }).then(
+          () => res.writeHead(200).end(),
+          () => res.writeHead(503).end(),
+        );
+      });
+    }).listen(args.port!, '127.0.0.1', () => console.log('ready'));
+    return;
+  }
+  const from = Array.isArray(args.from) ? args.from : [args.from!];
+  const c = await consumer(from);
+  const filler = Buffer.alloc(args.bytes ?? 0, 1);
+  await c.run({
+    eachBatch: async ({ batch }) => {
+      if (role === 'relay') {
+        await producer.send({
+          topic: args.to!,
+          acks: -1,
+          messages: batch.messages.map((m) => ({ key: m.offset, value: filler })),
+        });
+      } else if (role === 'deliver') {
+        const urls = batch.topic === from[0] ? args.urls! : args.urls!.slice(1);
+        await Promise.all(
+          batch.messages.flatMap((m) =>
+            urls.map((u) => post(u, `${batch.topic}:${batch.partition}:${m.offset}`, m.value ?? filler)),
+          ),
+        );
+      }
+    },
+  });
+  console.log('ready');
+}
+
+process.on('SIGTERM', () => process.exit(0));
+void main();
