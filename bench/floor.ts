@@ -33,9 +33,19 @@ import {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function hop(brokers: string[], role: string, args: object): Promise<ChildProcess> {
+  // BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=…) reaches the hops as it reaches bench:pipeline's services.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
-    ['--require', 'tsx/cjs', resolve(ROOT, 'bench/hop.ts'), brokers.join(','), role, JSON.stringify(args)],
+    [
+      ...nodeArgs,
+      '--require',
+      'tsx/cjs',
+      resolve(ROOT, 'bench/hop.ts'),
+      brokers.join(','),
+      role,
+      JSON.stringify(args),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((ok, fail) => {
@@ -61,15 +71,33 @@ async function main(): Promise<void> {
     topic('subscriptionState'),
     topic('engagementTriggers'),
   ];
+  // FLOOR_SHARED=1: state, triggers and fan-out as one process sharing one fetch of the canonical topic.
+  const consumers = (): [string, Promise<ChildProcess>][] =>
+    process.env.FLOOR_SHARED
+      ? [
+          [
+            'shared',
+            hop(brokers, 'shared', {
+              from: events,
+              group: group('shared'),
+              stateTo: state,
+              triggersTo: triggers,
+              urls: endpoints.urls,
+            }),
+          ],
+        ]
+      : [
+          ['state', hop(brokers, 'relay', { from: events, to: state, group: group('state'), bytes: 300 })],
+          ['triggers', hop(brokers, 'relay', { from: events, to: triggers, group: group('tr'), bytes: 200 })],
+          [
+            'fanout',
+            hop(brokers, 'deliver', { from: [events, triggers], group: group('fan'), urls: endpoints.urls }),
+          ],
+        ];
   const hops: [string, Promise<ChildProcess>][] = [
     ['receiver', hop(brokers, 'receive', { port, to: raw })],
     ['normalizer', hop(brokers, 'relay', { from: raw, to: events, group: group('norm'), bytes: 400 })],
-    ['state', hop(brokers, 'relay', { from: events, to: state, group: group('state'), bytes: 300 })],
-    ['triggers', hop(brokers, 'relay', { from: events, to: triggers, group: group('tr'), bytes: 200 })],
-    [
-      'fanout',
-      hop(brokers, 'deliver', { from: [events, triggers], group: group('fan'), urls: endpoints.urls }),
-    ],
+    ...consumers(),
   ];
   const children = new Map<string, ChildProcess>();
   for (const [name, started] of hops) children.set(name, await started);

@@ -7,10 +7,13 @@
  * - `relay` {from, to, group, bytes}: consume `from`, send a `bytes`-long record per record to `to`;
  * - `consume` {from, group}: consume and commit, nothing else;
  * - `deliver` {from: string[], group, urls}: POST each record to every URL (the first only for records
- *   of `from[0]`, as the real fan-out sends renewals to one endpoint and everything to the other).
+ *   of `from[0]`, as the real fan-out sends renewals to one endpoint and everything to the other);
+ * - `shared` {from, group, stateTo, triggersTo, urls}: state, triggers and deliver in one process sharing
+ *   one fetch of `from` (one send to both topics, POSTs to every URL), and a second consumer delivering
+ *   `triggersTo` to the last URL: what the three consumers of the canonical topic would cost as one.
  */
 import { createServer, request, Agent } from 'node:http';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 
 const [brokers, role, json] = process.argv.slice(2);
 const args = JSON.parse(json ?? '{}') as {
@@ -20,6 +23,8 @@ const args = JSON.parse(json ?? '{}') as {
   group?: string;
   bytes?: number;
   urls?: string[];
+  stateTo?: string;
+  triggersTo?: string;
 };
 const kafka = new Kafka({
   clientId: `bench-hop-${role}`,
@@ -71,25 +76,81 @@ async function main(): Promise<void> {
     }).listen(args.port!, '127.0.0.1', () => console.log('ready'));
     return;
   }
+  if (role === 'shared') return shared(producer);
   const from = Array.isArray(args.from) ? args.from : [args.from!];
   const c = await consumer(from);
   const filler = Buffer.alloc(args.bytes ?? 0, 1);
+  // FLOOR_COMMIT_MS > 0: offsets committed at most that often instead of after every partition's batch
+  // (kafkajs' eachBatch default); an experiment, not what Storeline's consumers do.
+  const commitMs = Number(process.env.FLOOR_COMMIT_MS ?? 0);
   await c.run({
-    eachBatch: async ({ batch }) => {
-      if (role === 'relay') {
-        await producer.send({
-          topic: args.to!,
-          acks: -1,
-          messages: batch.messages.map((m) => ({ key: m.offset, value: filler })),
-        });
-      } else if (role === 'deliver') {
-        const urls = batch.topic === from[0] ? args.urls! : args.urls!.slice(1);
-        await Promise.all(
-          batch.messages.flatMap((m) =>
-            urls.map((u) => post(u, `${batch.topic}:${batch.partition}:${m.offset}`, m.value ?? filler)),
-          ),
-        );
+    ...(commitMs > 0 && { autoCommit: false, autoCommitInterval: commitMs }),
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+      if (commitMs > 0) {
+        await work(batch);
+        resolveOffset(batch.lastOffset());
+        await commitOffsetsIfNecessary();
+        return;
       }
+      await work(batch);
+    },
+  });
+  console.log('ready');
+
+  async function work(batch: {
+    topic: string;
+    partition: number;
+    messages: { offset: string; value: Buffer | null }[];
+  }) {
+    if (role === 'relay') {
+      await producer.send({
+        topic: args.to!,
+        acks: -1,
+        messages: batch.messages.map((m) => ({ key: m.offset, value: filler })),
+      });
+    } else if (role === 'deliver') {
+      const urls = batch.topic === from[0] ? args.urls! : args.urls!.slice(1);
+      await Promise.all(
+        batch.messages.flatMap((m) =>
+          urls.map((u) => post(u, `${batch.topic}:${batch.partition}:${m.offset}`, m.value ?? filler)),
+        ),
+      );
+    }
+  }
+}
+
+async function shared(producer: Producer): Promise<void> {
+  const state = Buffer.alloc(300, 1);
+  const trigger = Buffer.alloc(200, 1);
+  const id = (topic: string, partition: number, offset: string) => `${topic}:${partition}:${offset}`;
+  const events = await consumer([args.from as string]);
+  await events.run({
+    eachBatch: async ({ batch }) => {
+      const keyed = (value: Buffer) => batch.messages.map((m) => ({ key: m.offset, value }));
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [
+          { topic: args.stateTo!, messages: keyed(state) },
+          { topic: args.triggersTo!, messages: keyed(trigger) },
+        ],
+      });
+      await Promise.all(
+        batch.messages.flatMap((m) =>
+          args.urls!.map((u) => post(u, id(batch.topic, batch.partition, m.offset), m.value ?? trigger)),
+        ),
+      );
+    },
+  });
+  const triggers = kafka.consumer({ groupId: `${args.group!}-triggers` });
+  await triggers.connect();
+  await triggers.subscribe({ topics: [args.triggersTo!], fromBeginning: true });
+  await triggers.run({
+    eachBatch: async ({ batch }) => {
+      await Promise.all(
+        batch.messages.map((m) =>
+          post(args.urls!.at(-1)!, id(batch.topic, batch.partition, m.offset), trigger),
+        ),
+      );
     },
   });
   console.log('ready');

@@ -72,7 +72,7 @@ export const WEBHOOK_MIGRATIONS: Migration[] = [
     // number of dead rows instead. webhook_deliveries_due was never read by any query; each insert and
     // lease wrote to it.
     sql: `
-      DROP INDEX webhook_deliveries_due;
+      DROP INDEX IF EXISTS webhook_deliveries_due;
       ALTER TABLE webhook_deliveries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
     `,
   },
