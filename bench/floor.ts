@@ -32,6 +32,11 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every hop started, so that a failed start or run leaves none polling Kafka into the next run. */
+const spawned: ChildProcess[] = [];
+/** A hop that exits once running ends the run instead of leaving it to time out with figures. */
+let died: string | undefined;
+
 function hop(brokers: string[], role: string, args: object): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=…) reaches the hops as it reaches bench:pipeline's services.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -48,9 +53,13 @@ function hop(brokers: string[], role: string, args: object): Promise<ChildProces
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  spawned.push(child);
   return new Promise((ok, fail) => {
     createInterface({ input: child.stdout! }).once('line', () => ok(child));
-    child.once('exit', (code) => fail(new Error(`hop ${role} exited ${code}`)));
+    child.once('exit', (code, signal) => {
+      died ??= `hop ${role} exited (${signal ?? code})`;
+      fail(new Error(died));
+    });
   });
 }
 
@@ -94,13 +103,6 @@ async function main(): Promise<void> {
             hop(brokers, 'deliver', { from: [events, triggers], group: group('fan'), urls: endpoints.urls }),
           ],
         ];
-  const hops: [string, Promise<ChildProcess>][] = [
-    ['receiver', hop(brokers, 'receive', { port, to: raw })],
-    ['normalizer', hop(brokers, 'relay', { from: raw, to: events, group: group('norm'), bytes: 400 })],
-    ...consumers(),
-  ];
-  const children = new Map<string, ChildProcess>();
-  for (const [name, started] of hops) children.set(name, await started);
   const pki = await createPki();
   const bodies = Array.from({ length: count }, (_, i) => {
     const n = notification('DID_RENEW', undefined, { tx: { originalTransactionId: `8000${i}` } });
@@ -109,6 +111,13 @@ async function main(): Promise<void> {
   const bodiesFile = join(tmpdir(), `storeline-bench-floor-${process.pid}.jsonl`);
   writeFileSync(bodiesFile, bodies.map((b) => JSON.stringify(b)).join('\n') + '\n');
   try {
+    const hops: [string, Promise<ChildProcess>][] = [
+      ['receiver', hop(brokers, 'receive', { port, to: raw })],
+      ['normalizer', hop(brokers, 'relay', { from: raw, to: events, group: group('norm'), bytes: 400 })],
+      ...consumers(),
+    ];
+    const children = new Map<string, ChildProcess>();
+    for (const [name, started] of hops) children.set(name, await started);
     const pids: [string, number | undefined][] = [
       ...[...children].map(([n, c]): [string, number | undefined] => [n, c.pid]),
       ['kafka', stackPid('kafka')],
@@ -119,9 +128,16 @@ async function main(): Promise<void> {
       await runTs('bench/paced.ts', [`http://127.0.0.1:${port}/`, bodiesFile, String(rate)]),
     ) as { accepted: [string, number][]; rejected: number };
     const accepted = load.accepted.length;
-    for (let i = 0; i < 1200 && (await endpoints.counts())[0]! < accepted; i++) await sleep(100);
+    // Endpoint 0 gets each canonical record, endpoint 1 each canonical and each trigger record.
+    const done = ([a, b]: number[]) => a! >= accepted && b! >= 2 * accepted;
+    for (let i = 0; i < 1200 && !done(await endpoints.counts()); i++) {
+      if (died) throw new Error(`${died} during the run`);
+      await sleep(100);
+    }
     const cpu1 = cpuOf();
     const [first, second] = await endpoints.counts();
+    if (!done([first!, second!]))
+      throw new Error(`deliveries ${first}, ${second} of ${accepted}, ${2 * accepted}`);
     const per = Object.fromEntries(
       Object.keys(cpu0).map((k) => [k, Number(((cpu1[k]! - cpu0[k]!) / accepted).toFixed(2))]),
     );
@@ -146,7 +162,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(bodiesFile, { force: true });
     endpoints.close();
-    for (const c of children.values()) c.kill('SIGTERM');
+    for (const c of spawned) c.kill('SIGTERM');
   }
 }
 

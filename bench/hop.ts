@@ -50,9 +50,9 @@ function post(url: string, id: string, body: Buffer): Promise<void> {
  */
 const waitMs = Number(process.env.FLOOR_WAIT_MS ?? 0);
 
-async function consumer(topics: string[]): Promise<Consumer> {
+async function consumer(topics: string[], groupId = args.group!): Promise<Consumer> {
   const c = kafka.consumer({
-    groupId: args.group!,
+    groupId,
     ...(waitMs > 0 && { minBytes: 1024 * 1024, maxWaitTimeInMs: waitMs }),
   });
   await c.connect();
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const c = await consumer(from);
   const filler = Buffer.alloc(args.bytes ?? 0, 1);
   // FLOOR_COMMIT_MS > 0: offsets committed at most that often instead of after every partition's batch
-  // (kafkajs' eachBatch default); an experiment, not what Storeline's consumers do.
+  // (kafkajs' eachBatch default); an experiment, not what Storeline's consumers do. Not in `shared`.
   const commitMs = Number(process.env.FLOOR_COMMIT_MS ?? 0);
   await c.run({
     ...(commitMs > 0 && { autoCommit: false, autoCommitInterval: commitMs }),
@@ -141,9 +141,7 @@ async function shared(producer: Producer): Promise<void> {
       );
     },
   });
-  const triggers = kafka.consumer({ groupId: `${args.group!}-triggers` });
-  await triggers.connect();
-  await triggers.subscribe({ topics: [args.triggersTo!], fromBeginning: true });
+  const triggers = await consumer([args.triggersTo!], `${args.group!}-triggers`);
   await triggers.run({
     eachBatch: async ({ batch }) => {
       await Promise.all(

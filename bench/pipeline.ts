@@ -175,6 +175,7 @@ async function main(): Promise<void> {
     });
     await Promise.all(backends.map((b) => b.cpu.sample()));
     const cpu0 = cpuOf();
+    const counts0 = await workCounts(services);
     const load = JSON.parse(
       await runTs('bench/paced.ts', [
         `http://127.0.0.1:${receiver.port}/app-store/v2`,
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
       Object.keys(cpu0).map((k) => [k, perNotification(cpu1[k]! - cpu0[k]!)]),
     );
     const postgres = Object.fromEntries(backends.map((b) => [b.name, perNotification(b.cpu.stop())]));
-    const work = await perNotificationCounts(services, accepted.size);
+    const work = countsPerNotification(counts0, await workCounts(services), accepted.size);
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + (b || 0), 0);
     console.log(
       JSON.stringify(
@@ -230,16 +231,28 @@ async function main(): Promise<void> {
   }
 }
 
+type Counts = Record<string, Record<string, number>>;
+
 /** The counters that say how work was batched (consumer batches, transactions, dispatch rounds, attempts). */
-async function perNotificationCounts(services: Running[], n: number) {
+async function workCounts(services: Running[]): Promise<Counts> {
   const wanted =
     /^(consumer_batch_duration_seconds_count|transaction_seconds_count|webhook_dispatch_rounds_total|webhook_attempts_total)$/;
-  const out: Record<string, Record<string, number>> = {};
+  const out: Counts = {};
   for (const s of services) {
     const c = await counters(s.port).catch(() => ({}) as Record<string, number>);
-    const picked = Object.entries(c).filter(([k, v]) => wanted.test(k) && v > 0);
-    if (picked.length)
-      out[s.name] = Object.fromEntries(picked.map(([k, v]) => [k, Number((v / n).toFixed(3))]));
+    out[s.name] = Object.fromEntries(Object.entries(c).filter(([k]) => wanted.test(k)));
+  }
+  return out;
+}
+
+/** What the run did per notification: the counters' growth from `before` (idle rounds before the load excluded). */
+function countsPerNotification(before: Counts, after: Counts, n: number): Counts {
+  const out: Counts = {};
+  for (const [name, c] of Object.entries(after)) {
+    const grown = Object.entries(c)
+      .map(([k, v]): [string, number] => [k, v - (before[name]?.[k] ?? 0)])
+      .filter(([, v]) => v > 0);
+    if (grown.length) out[name] = Object.fromEntries(grown.map(([k, v]) => [k, Number((v / n).toFixed(3))]));
   }
   return out;
 }

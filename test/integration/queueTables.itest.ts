@@ -10,13 +10,18 @@ import { WEBHOOK_MIGRATIONS } from '../../lib/adapters/webhooks/store/migrations
 import { stackEnv } from '../support/env';
 import { randomSchema } from '../support/state';
 
-const pools: Pool[] = [];
-afterAll(() => Promise.all(pools.map((p) => p.end())));
+const made: { pool: Pool; schema: string }[] = [];
+afterAll(async () => {
+  for (const { pool, schema } of made) {
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  }
+});
 
 async function migrated(migrations: Migration[]): Promise<{ pool: Pool; schema: string }> {
   const schema = randomSchema();
   const pool = createPool(stackEnv().databaseUrl, schema);
-  pools.push(pool);
+  made.push({ pool, schema });
   await migrate(pool, schema, migrations);
   return { pool, schema };
 }
@@ -57,7 +62,14 @@ describe('queue tables (real PostgreSQL)', () => {
     expect(await reloptions(pool, schema, 'trigger_outbox')).toEqual(expect.arrayContaining(byDeadRows));
   });
 
-  it('a schema migrated before these changes gets them on the next start', async () => {
+  it('trigger_outbox migrated before this change gets it on the next start', async () => {
+    const { pool, schema } = await migrated(TRIGGER_MIGRATIONS.slice(0, 2));
+    expect(await reloptions(pool, schema, 'trigger_outbox')).toEqual([]);
+    await migrate(pool, schema, TRIGGER_MIGRATIONS);
+    expect(await reloptions(pool, schema, 'trigger_outbox')).toEqual(expect.arrayContaining(byDeadRows));
+  });
+
+  it('webhook_deliveries migrated before these changes gets them on the next start', async () => {
     const { pool, schema } = await migrated(WEBHOOK_MIGRATIONS.slice(0, 1));
     expect(await indexes(pool, schema, 'webhook_deliveries')).toContain('webhook_deliveries_due');
     await migrate(pool, schema, WEBHOOK_MIGRATIONS);

@@ -70,8 +70,11 @@ export const WEBHOOK_MIGRATIONS: Migration[] = [
     // 1,642 buffers read by a claim that found nothing, after 9,000 deliveries; bench/README.md). The
     // default trigger (20 % of the table dead) lets that grow with the table, so vacuum after a fixed
     // number of dead rows instead. webhook_deliveries_due was never read by any query; each insert and
-    // lease wrote to it.
+    // lease wrote to it. DROP INDEX locks the table exclusively: during a rolling deploy, give up after 5 s
+    // (the start fails and is retried) rather than queue the running instances' claims behind a long
+    // transaction.
     sql: `
+      SET LOCAL lock_timeout = '5s';
       DROP INDEX IF EXISTS webhook_deliveries_due;
       ALTER TABLE webhook_deliveries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
     `,
