@@ -200,3 +200,16 @@ export async function counters(port: number): Promise<Record<string, number>> {
   }
   return out;
 }
+
+/** The measurement, unless one of the measured processes exits first (then its exit, not a long wait). */
+export function untilExit<T>(children: [string, ChildProcess][], measuring: Promise<T>): Promise<T> {
+  const exited = children.map(
+    ([name, child]) =>
+      new Promise<never>((_, reject) =>
+        child.once('exit', (code, signal) =>
+          reject(new Error(`${name} exited (${signal ?? code}) during the run`)),
+        ),
+      ),
+  );
+  return Promise.race([measuring, ...exited]);
+}

@@ -28,14 +28,13 @@ import {
   stack,
   stackPid,
   startEndpoints,
+  untilExit,
 } from './common';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every hop started, so that a failed start or run leaves none polling Kafka into the next run. */
 const spawned: ChildProcess[] = [];
-/** A hop that exits once running ends the run instead of leaving it to time out with figures. */
-let died: string | undefined;
 
 function hop(brokers: string[], role: string, args: object): Promise<ChildProcess> {
   // BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=…) reaches the hops as it reaches bench:pipeline's services.
@@ -56,10 +55,7 @@ function hop(brokers: string[], role: string, args: object): Promise<ChildProces
   spawned.push(child);
   return new Promise((ok, fail) => {
     createInterface({ input: child.stdout! }).once('line', () => ok(child));
-    child.once('exit', (code, signal) => {
-      died ??= `hop ${role} exited (${signal ?? code})`;
-      fail(new Error(died));
-    });
+    child.once('exit', (code, signal) => fail(new Error(`hop ${role} exited (${signal ?? code})`)));
   });
 }
 
@@ -130,10 +126,13 @@ async function main(): Promise<void> {
     const accepted = load.accepted.length;
     // Endpoint 0 gets each canonical record, endpoint 1 each canonical and each trigger record.
     const done = ([a, b]: number[]) => a! >= accepted && b! >= 2 * accepted;
-    for (let i = 0; i < 1200 && !done(await endpoints.counts()); i++) {
-      if (died) throw new Error(`${died} during the run`);
-      await sleep(100);
-    }
+    // A hop that exits once running ends the run instead of leaving it to time out with figures.
+    await untilExit(
+      [...children],
+      (async () => {
+        for (let i = 0; i < 1200 && !done(await endpoints.counts()); i++) await sleep(100);
+      })(),
+    );
     const cpu1 = cpuOf();
     const [first, second] = await endpoints.counts();
     if (!done([first!, second!]))

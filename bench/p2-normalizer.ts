@@ -6,13 +6,13 @@
  * Usage: npm run bench:p2 [-- <records>]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { notification } from '../test/kit/builders/appStore';
 import { createPki, signedBody } from '../test/kit/appleSigning';
 import { freePort } from '../test/support/http';
-import { ROOT, freshTopics, kafkaClient, machine, stack } from './common';
+import { ROOT, freshTopics, kafkaClient, machine, stack, untilExit } from './common';
 
 async function outputCount(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin();
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     ],
     { stdio: 'inherit' },
   );
-  const passRate = await untilExit(pass, 'passthrough', rate(kafka, scratch, n));
+  const passRate = await untilExit([['passthrough', pass]], rate(kafka, scratch, n));
   pass.kill('SIGTERM');
 
   const normGroup = `bench-norm-${randomBytes(4).toString('hex')}`;
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   );
   // The canonical topic's offsets also count transaction markers, so progress is read from the consumer
   // side instead: the group's committed offsets on the raw topic (one event per raw record here).
-  const normRate = await untilExit(norm, 'normalizer', committedRate(kafka, raw, n, normGroup));
+  const normRate = await untilExit([['normalizer', norm]], committedRate(kafka, raw, n, normGroup));
   const transactions = await transactionTimes(normPort);
   norm.kill('SIGTERM');
   console.log(
@@ -147,16 +147,6 @@ async function transactionTimes(port: number): Promise<{ count: number; over200m
   const count = sum(/^storeline_transaction_seconds_count\{[^}]*\} (\d+)$/gm);
   const within200 = sum(/^storeline_transaction_seconds_bucket\{[^}]*le="0\.2"[^}]*\} (\d+)$/gm);
   return { count, over200ms: count - within200 };
-}
-
-/** The measurement, unless the measured process exits first (then its exit code, not a 10-minute wait). */
-function untilExit<T>(child: ChildProcess, name: string, measuring: Promise<T>): Promise<T> {
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) =>
-      reject(new Error(`${name} exited (${signal ?? code}) during the run`)),
-    ),
-  );
-  return Promise.race([measuring, exited]);
 }
 
 /** records/s of a group's committed progress on `topic` between 5 % and 100 %. */
