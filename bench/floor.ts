@@ -76,29 +76,31 @@ async function main(): Promise<void> {
     topic('subscriptionState'),
     topic('engagementTriggers'),
   ];
-  // FLOOR_SHARED=1: state, triggers and fan-out as one process sharing one fetch of the canonical topic.
-  const consumers = (): [string, Promise<ChildProcess>][] =>
-    process.env.FLOOR_SHARED
-      ? [
-          [
-            'shared',
-            hop(brokers, 'shared', {
-              from: events,
-              group: group('shared'),
-              stateTo: state,
-              triggersTo: triggers,
-              urls: endpoints.urls,
-            }),
-          ],
-        ]
-      : [
-          ['state', hop(brokers, 'relay', { from: events, to: state, group: group('state'), bytes: 300 })],
-          ['triggers', hop(brokers, 'relay', { from: events, to: triggers, group: group('tr'), bytes: 200 })],
-          [
-            'fanout',
-            hop(brokers, 'deliver', { from: [events, triggers], group: group('fan'), urls: endpoints.urls }),
-          ],
-        ];
+  const separate: [string, string, object][] = [
+    ['state', 'relay', { from: events, to: state, group: group('state'), bytes: 300 }],
+    ['triggers', 'relay', { from: events, to: triggers, group: group('tr'), bytes: 200 }],
+    ['fanout', 'deliver', { from: [events, triggers], group: group('fan'), urls: endpoints.urls }],
+  ];
+  // FLOOR_SHARED=1: state, triggers and fan-out as one process sharing one fetch of the canonical topic;
+  // FLOOR_SHARED=cohosted: the three in one process, each still with its own client, group and fetch.
+  const consumers = (): [string, Promise<ChildProcess>][] => {
+    const shared = process.env.FLOOR_SHARED;
+    if (shared === 'cohosted') {
+      const parts = separate.map(([, role, args]) => ({ role, args }));
+      return [['cohosted', hop(brokers, 'cohosted', { parts })]];
+    }
+    if (shared) {
+      const args = {
+        from: events,
+        group: group('shared'),
+        stateTo: state,
+        triggersTo: triggers,
+        urls: endpoints.urls,
+      };
+      return [['shared', hop(brokers, 'shared', args)]];
+    }
+    return separate.map(([name, role, args]) => [name, hop(brokers, role, args)]);
+  };
   const pki = await createPki();
   const bodies = Array.from({ length: count }, (_, i) => {
     const n = notification('DID_RENEW', undefined, { tx: { originalTransactionId: `8000${i}` } });

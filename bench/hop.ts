@@ -10,13 +10,16 @@
  *   of `from[0]`, as the real fan-out sends renewals to one endpoint and everything to the other);
  * - `shared` {from, group, stateTo, triggersTo, urls}: state, triggers and deliver in one process sharing
  *   one fetch of `from` (one send to both topics, POSTs to every URL), and a second consumer delivering
- *   `triggersTo` to the last URL: what the three consumers of the canonical topic would cost as one.
+ *   `triggersTo` to the last URL: what the three consumers of the canonical topic would cost as one;
+ * - `cohosted` {parts: [{role, args}]}: several of the roles above in one process, each with its own
+ *   client, producer, consumer and group, as separate services would be if one process hosted them.
  */
 import { createServer, request, Agent } from 'node:http';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 
 const [brokers, role, json] = process.argv.slice(2);
-const args = JSON.parse(json ?? '{}') as {
+
+interface Args {
   port?: number;
   from?: string | string[];
   to?: string;
@@ -25,12 +28,9 @@ const args = JSON.parse(json ?? '{}') as {
   urls?: string[];
   stateTo?: string;
   triggersTo?: string;
-};
-const kafka = new Kafka({
-  clientId: `bench-hop-${role}`,
-  brokers: brokers!.split(','),
-  logLevel: logLevel.NOTHING,
-});
+  parts?: { role: string; args: Args }[];
+}
+
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 function post(url: string, id: string, body: Buffer): Promise<void> {
@@ -50,7 +50,7 @@ function post(url: string, id: string, body: Buffer): Promise<void> {
  */
 const waitMs = Number(process.env.FLOOR_WAIT_MS ?? 0);
 
-async function consumer(topics: string[], groupId = args.group!): Promise<Consumer> {
+async function consumer(kafka: Kafka, topics: string[], groupId: string): Promise<Consumer> {
   const c = kafka.consumer({
     groupId,
     ...(waitMs > 0 && { minBytes: 1024 * 1024, maxWaitTimeInMs: waitMs }),
@@ -61,10 +61,23 @@ async function consumer(topics: string[], groupId = args.group!): Promise<Consum
 }
 
 async function main(): Promise<void> {
+  const args = JSON.parse(json ?? '{}') as Args;
+  if (role === 'cohosted') for (const part of args.parts!) await start(part.role, part.args);
+  else await start(role!, args);
+  console.log('ready');
+}
+
+/** One role's clients, started; resolves once it consumes (or listens). */
+async function start(role: string, args: Args): Promise<void> {
+  const kafka = new Kafka({
+    clientId: `bench-hop-${role}`,
+    brokers: brokers!.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const producer = kafka.producer();
   await producer.connect();
   if (role === 'receive') {
-    createServer((req, res) => {
+    const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -73,12 +86,13 @@ async function main(): Promise<void> {
           () => res.writeHead(503).end(),
         );
       });
-    }).listen(args.port!, '127.0.0.1', () => console.log('ready'));
+    });
+    await new Promise<void>((ok) => server.listen(args.port!, '127.0.0.1', ok));
     return;
   }
-  if (role === 'shared') return shared(producer);
+  if (role === 'shared') return shared(kafka, producer, args);
   const from = Array.isArray(args.from) ? args.from : [args.from!];
-  const c = await consumer(from);
+  const c = await consumer(kafka, from, args.group!);
   const filler = Buffer.alloc(args.bytes ?? 0, 1);
   // FLOOR_COMMIT_MS > 0: offsets committed at most that often instead of after every partition's batch
   // (kafkajs' eachBatch default); an experiment, not what Storeline's consumers do. Not in `shared`.
@@ -93,7 +107,6 @@ async function main(): Promise<void> {
       await commitOffsetsIfNecessary();
     },
   });
-  console.log('ready');
 
   async function work(batch: {
     topic: string;
@@ -117,11 +130,11 @@ async function main(): Promise<void> {
   }
 }
 
-async function shared(producer: Producer): Promise<void> {
+async function shared(kafka: Kafka, producer: Producer, args: Args): Promise<void> {
   const state = Buffer.alloc(300, 1);
   const trigger = Buffer.alloc(200, 1);
   const id = (topic: string, partition: number, offset: string) => `${topic}:${partition}:${offset}`;
-  const events = await consumer([args.from as string]);
+  const events = await consumer(kafka, [args.from as string], args.group!);
   await events.run({
     eachBatch: async ({ batch }) => {
       const keyed = (value: Buffer) => batch.messages.map((m) => ({ key: m.offset, value }));
@@ -139,7 +152,7 @@ async function shared(producer: Producer): Promise<void> {
       );
     },
   });
-  const triggers = await consumer([args.triggersTo!], `${args.group!}-triggers`);
+  const triggers = await consumer(kafka, [args.triggersTo!], `${args.group!}-triggers`);
   await triggers.run({
     eachBatch: async ({ batch }) => {
       await Promise.all(
@@ -149,7 +162,6 @@ async function shared(producer: Producer): Promise<void> {
       );
     },
   });
-  console.log('ready');
 }
 
 process.on('SIGTERM', () => process.exit(0));

@@ -92,6 +92,12 @@ async function main(): Promise<void> {
     });
   });
 
+  // Issue 15's reference for goal 4: node:http alone, reading each body and answering, no Kafka at all.
+  const httpOnly = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+  });
+
   const results: Record<string, unknown> = {};
   // P1_ONLY=receiver runs the receiver alone, e.g. under `--cpu-prof` (see bench/profiles/).
   const variants = [
@@ -100,6 +106,7 @@ async function main(): Promise<void> {
     ['express + publisher, no verification', viaExpress, '/'],
     ['express + rawBody/sendJson + publisher, no verification', viaLean, '/'],
     ['node:http + publisher, no verification', viaHttp, '/'],
+    ['bare node:http, no Kafka', httpOnly, '/'],
   ] as const;
   for (const [name, app, path] of variants.filter(
     ([n]) => !process.env.P1_ONLY || n === 'storeline receiver',
@@ -123,6 +130,7 @@ async function main(): Promise<void> {
   await publisher.stop();
   const r = results as Record<string, { rps: number; p50: number; p99: number; errors: number }>;
   const ratio = r['storeline receiver']!.rps / (r['bare express + kafkajs']?.rps ?? NaN);
+  const toHttp = r['storeline receiver']!.rps / (r['bare node:http, no Kafka']?.rps ?? NaN);
   console.log(
     JSON.stringify(
       {
@@ -132,6 +140,7 @@ async function main(): Promise<void> {
         seconds: Number(seconds),
         results,
         ratioToBare: Number(ratio.toFixed(2)),
+        ratioToNodeHttp: Number(toHttp.toFixed(2)),
       },
       null,
       2,

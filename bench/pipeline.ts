@@ -135,9 +135,20 @@ async function main(): Promise<void> {
       },
     ],
   ];
+  // PIPELINE_COHOSTED=1: state, triggers and fan-out in one process (bench/cohosted.ts), each still with
+  // its own config, group and port; its PostgreSQL backends are counted together.
+  const cohosted = process.env.PIPELINE_COHOSTED
+    ? ['state-aggregator', 'churn-triggers', 'webhook-fanout']
+    : [];
+  const consumersApp = `storeline-bench-consumers-${run}`;
   const services: Running[] = [];
+  const guests: { name: string; port: number; entry: string; env: Record<string, string> }[] = [];
   for (const [name, entry, env] of defs) {
     const port = await freePort();
+    if (cohosted.includes(name)) {
+      guests.push({ name, port, entry, env: { ...env, PORT: String(port), PGAPPNAME: consumersApp } });
+      continue;
+    }
     const pgApp = `storeline-bench-${name}-${run}`;
     services.push({
       name,
@@ -146,8 +157,14 @@ async function main(): Promise<void> {
       child: service(entry, { ...common, ...env, PORT: String(port), PGAPPNAME: pgApp }),
     });
   }
+  const host = guests.length
+    ? service('bench/cohosted.ts', { ...common, COHOST: JSON.stringify(guests.map((g) => [g.entry, g.env])) })
+    : undefined;
+  // Every service's port (readiness, work counters); `services` is what CPU is counted by, one per process.
+  const ports = [...services, ...guests.map((g) => ({ name: g.name, port: g.port }))];
+  if (host) services.push({ name: 'consumers', port: guests[0]!.port, app: consumersApp, child: host });
   try {
-    await Promise.all(services.map((s) => ready(s.port)));
+    await Promise.all(ports.map((s) => ready(s.port)));
     const receiver = services[0]!;
     // Each subscription its own user: the builder's default appAccountToken would make every subscription
     // of the run one user's, and churn-triggers reads all of a user's outbox rows for each batch.
@@ -175,7 +192,7 @@ async function main(): Promise<void> {
     });
     await Promise.all(backends.map((b) => b.cpu.sample()));
     const cpu0 = cpuOf();
-    const counts0 = await workCounts(services);
+    const counts0 = await workCounts(ports);
     const load = JSON.parse(
       await runTs('bench/paced.ts', [
         `http://127.0.0.1:${receiver.port}/app-store/v2`,
@@ -197,7 +214,7 @@ async function main(): Promise<void> {
       Object.keys(cpu0).map((k) => [k, perNotification(cpu1[k]! - cpu0[k]!)]),
     );
     const postgres = Object.fromEntries(backends.map((b) => [b.name, perNotification(b.cpu.stop())]));
-    const work = countsPerNotification(counts0, await workCounts(services), accepted.size);
+    const work = countsPerNotification(counts0, await workCounts(ports), accepted.size);
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + (b || 0), 0);
     console.log(
       JSON.stringify(
@@ -234,7 +251,7 @@ async function main(): Promise<void> {
 type Counts = Record<string, Record<string, number>>;
 
 /** The counters that say how work was batched (consumer batches, transactions, dispatch rounds, attempts). */
-async function workCounts(services: Running[]): Promise<Counts> {
+async function workCounts(services: { name: string; port: number }[]): Promise<Counts> {
   const wanted =
     /^(consumer_batch_duration_seconds_count|transaction_seconds_count|webhook_dispatch_rounds_total|webhook_attempts_total)$/;
   const out: Counts = {};
