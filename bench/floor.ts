@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       const parts = separate.map(([, role, args]) => ({ role, args }));
       return [['cohosted', hop(brokers, 'cohosted', { parts })]];
     }
-    if (shared) {
+    if (shared === '1') {
       const args = {
         from: events,
         group: group('shared'),
@@ -114,8 +114,10 @@ async function main(): Promise<void> {
       ['normalizer', hop(brokers, 'relay', { from: raw, to: events, group: group('norm'), bytes: 400 })],
       ...consumers(),
     ];
-    const children = new Map<string, ChildProcess>();
-    for (const [name, started] of hops) children.set(name, await started);
+    // All awaited at once: a hop that fails to start while another is still starting is then handled, and
+    // `finally` stops the ones that did start.
+    const started = await Promise.all(hops.map(([, p]) => p));
+    const children = new Map(hops.map(([name], i): [string, ChildProcess] => [name, started[i]!]));
     const pids: [string, number | undefined][] = [
       ...[...children].map(([n, c]): [string, number | undefined] => [n, c.pid]),
       ['kafka', stackPid('kafka')],

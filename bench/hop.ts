@@ -68,15 +68,15 @@ async function main(): Promise<void> {
 }
 
 /** One role's clients, started; resolves once it consumes (or listens). */
-async function start(role: string, args: Args): Promise<void> {
+async function start(part: string, args: Args): Promise<void> {
   const kafka = new Kafka({
-    clientId: `bench-hop-${role}`,
+    clientId: `bench-hop-${part}`,
     brokers: brokers!.split(','),
     logLevel: logLevel.NOTHING,
   });
   const producer = kafka.producer();
   await producer.connect();
-  if (role === 'receive') {
+  if (part === 'receive') {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -90,7 +90,7 @@ async function start(role: string, args: Args): Promise<void> {
     await new Promise<void>((ok) => server.listen(args.port!, '127.0.0.1', ok));
     return;
   }
-  if (role === 'shared') return shared(kafka, producer, args);
+  if (part === 'shared') return shared(kafka, producer, args);
   const from = Array.isArray(args.from) ? args.from : [args.from!];
   const c = await consumer(kafka, from, args.group!);
   const filler = Buffer.alloc(args.bytes ?? 0, 1);
@@ -113,13 +113,13 @@ async function start(role: string, args: Args): Promise<void> {
     partition: number;
     messages: { offset: string; value: Buffer | null }[];
   }) {
-    if (role === 'relay') {
+    if (part === 'relay') {
       await producer.send({
         topic: args.to!,
         acks: -1,
         messages: batch.messages.map((m) => ({ key: m.offset, value: filler })),
       });
-    } else if (role === 'deliver') {
+    } else if (part === 'deliver') {
       const urls = batch.topic === from[0] ? args.urls! : args.urls!.slice(1);
       await Promise.all(
         batch.messages.flatMap((m) =>

@@ -6,6 +6,8 @@
  * (receiver's 200 -> webhook arrival) p50/p95/p99 and CPU-ms per notification per component: each
  * service process and its PostgreSQL backends (by application_name), Kafka and the registry (their pid
  * files under .stack/run), all from /proc/<pid>/stat over the run.
+ * PIPELINE_COHOSTED=1 runs state-aggregator, churn-triggers and webhook-fanout in one process (bench/cohosted.ts);
+ * PIPELINE_COHOSTED=shared also makes their consumers one group sharing one fetch (bench/sharedFetch.ts).
  * Usage: npm run bench:pipeline [-- <rate/s> <count> [endpoint answer delay ms, default 50]]
  */
 import type { ChildProcess } from 'node:child_process';
@@ -34,6 +36,7 @@ import {
   stack,
   stackPid,
   startEndpoints,
+  untilExit,
 } from './common';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,10 +139,12 @@ async function main(): Promise<void> {
     ],
   ];
   // PIPELINE_COHOSTED=1: state, triggers and fan-out in one process (bench/cohosted.ts), each still with
-  // its own config, group and port; its PostgreSQL backends are counted together.
-  const cohosted = process.env.PIPELINE_COHOSTED
-    ? ['state-aggregator', 'churn-triggers', 'webhook-fanout']
-    : [];
+  // its own config, group and port; =shared: one group and one fetch for the three (bench/sharedFetch.ts).
+  // The process's PostgreSQL backends are counted together.
+  const cohosted =
+    process.env.PIPELINE_COHOSTED === '1' || process.env.PIPELINE_COHOSTED === 'shared'
+      ? ['state-aggregator', 'churn-triggers', 'webhook-fanout']
+      : [];
   const consumersApp = `storeline-bench-consumers-${run}`;
   const services: Running[] = [];
   const guests: { name: string; port: number; entry: string; env: Record<string, string> }[] = [];
@@ -158,13 +163,20 @@ async function main(): Promise<void> {
     });
   }
   const host = guests.length
-    ? service('bench/cohosted.ts', { ...common, COHOST: JSON.stringify(guests.map((g) => [g.entry, g.env])) })
+    ? service('bench/cohosted.ts', {
+        ...common,
+        COHOST: JSON.stringify(guests.map((g) => [g.entry, g.env])),
+        ...(process.env.PIPELINE_COHOSTED === 'shared' && { COHOST_SHARED_FETCH: `bench-shared-${run}` }),
+      })
     : undefined;
   // Every service's port (readiness, work counters); `services` is what CPU is counted by, one per process.
   const ports = [...services, ...guests.map((g) => ({ name: g.name, port: g.port }))];
   if (host) services.push({ name: 'consumers', port: guests[0]!.port, app: consumersApp, child: host });
+  // A service that exits (a co-hosted guest takes the whole process with it) ends the run with its name,
+  // instead of a readiness timeout or a run whose CPU sum silently lacks it.
+  const watched = services.map((s): [string, ChildProcess] => [s.name, s.child]);
   try {
-    await Promise.all(ports.map((s) => ready(s.port)));
+    await untilExit(watched, Promise.all(ports.map((s) => ready(s.port))));
     const receiver = services[0]!;
     // Each subscription its own user: the builder's default appAccountToken would make every subscription
     // of the run one user's, and churn-triggers reads all of a user's outbox rows for each batch.
@@ -194,21 +206,30 @@ async function main(): Promise<void> {
     const cpu0 = cpuOf();
     const counts0 = await workCounts(ports);
     const load = JSON.parse(
-      await runTs('bench/paced.ts', [
-        `http://127.0.0.1:${receiver.port}/app-store/v2`,
-        bodiesFile,
-        String(rate),
-      ]),
+      await untilExit(
+        watched,
+        runTs('bench/paced.ts', [`http://127.0.0.1:${receiver.port}/app-store/v2`, bodiesFile, String(rate)]),
+      ),
     ) as { accepted: [string, number][]; rejected: number };
     rmSync(bodiesFile, { force: true });
     const accepted = new Map(load.accepted);
-    for (let i = 0; i < 1200 && (await endpoints.counts())[0]! < accepted.size; i++) await sleep(100);
+    await untilExit(
+      watched,
+      (async () => {
+        for (let i = 0; i < 1200 && (await endpoints.counts())[0]! < accepted.size; i++) await sleep(100);
+      })(),
+    );
     const cpu1 = cpuOf();
     await Promise.all(backends.map((b) => b.cpu.sample()));
     const [server, all] = await endpoints.dump();
-    const e2e = quantiles(
-      [...accepted].filter(([k]) => server!.arrivals.has(k)).map(([k, t]) => server!.arrivals.get(k)! - t),
-    );
+    // In the order the receiver answered; by thirds of the run too, so a backlog that grows shows.
+    const latencies = [...accepted]
+      .sort((a, b) => a[1] - b[1])
+      .filter(([k]) => server!.arrivals.has(k))
+      .map(([k, t]) => server!.arrivals.get(k)! - t);
+    const e2e = quantiles(latencies);
+    const third = Math.ceil(latencies.length / 3);
+    const byThird = [0, 1, 2].map((i) => quantiles(latencies.slice(i * third, (i + 1) * third)).p50);
     const perNotification = (ms: number) => Number((ms / accepted.size).toFixed(2));
     const processes = Object.fromEntries(
       Object.keys(cpu0).map((k) => [k, perNotification(cpu1[k]! - cpu0[k]!)]),
@@ -229,6 +250,7 @@ async function main(): Promise<void> {
           delivered: e2e.count,
           deliveriesToTheCatchAllEndpoint: all!.arrivals.size,
           e2eMs: e2e,
+          e2eP50ByThirdMs: byThird,
           cpuMsPerNotification: {
             processes,
             postgresBackends: postgres,
