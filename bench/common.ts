@@ -205,11 +205,13 @@ export async function counters(port: number): Promise<Record<string, number>> {
 export function untilExit<T>(children: [string, ChildProcess][], measuring: Promise<T>): Promise<T> {
   const exited = children.map(
     ([name, child]) =>
-      new Promise<never>((_, reject) =>
-        child.once('exit', (code, signal) =>
-          reject(new Error(`${name} exited (${signal ?? code}) during the run`)),
-        ),
-      ),
+      new Promise<never>((_, reject) => {
+        const fail = (code: number | null, signal: NodeJS.Signals | null) =>
+          reject(new Error(`${name} exited (${signal ?? code}) during the run`));
+        // Already gone (between two waits): 'exit' would never fire again.
+        if (child.exitCode !== null || child.signalCode !== null) fail(child.exitCode, child.signalCode);
+        else child.once('exit', fail);
+      }),
   );
   return Promise.race([measuring, ...exited]);
 }

@@ -85,6 +85,8 @@ async function main(): Promise<void> {
   // FLOOR_SHARED=cohosted: the three in one process, each still with its own client, group and fetch.
   const consumers = (): [string, Promise<ChildProcess>][] => {
     const shared = process.env.FLOOR_SHARED;
+    if (shared !== undefined && shared !== '' && shared !== '1' && shared !== 'cohosted')
+      throw new Error(`FLOOR_SHARED must be 1 or cohosted, not ${shared}`);
     if (shared === 'cohosted') {
       const parts = separate.map(([, role, args]) => ({ role, args }));
       return [['cohosted', hop(brokers, 'cohosted', { parts })]];
