@@ -49,11 +49,13 @@ interface Running {
   app: string;
 }
 
-/** A pid from the embedded stack's pid file (STORELINE_STACK_DIR, as stack.sh reads it), if there. */
 async function main(): Promise<void> {
   const rate = Number(process.argv[2] ?? 100);
   const count = Number(process.argv[3] ?? 3000);
   const delayMs = Number(process.argv[4] ?? 50);
+  const mode = process.env.PIPELINE_COHOSTED ?? '';
+  if (!['', '1', 'shared'].includes(mode))
+    throw new Error(`PIPELINE_COHOSTED must be 1 or shared, not ${mode}`);
   const { brokers, registryUrl, databaseUrl } = stack();
   const kafka = kafkaClient(brokers);
   const names = await freshTopics(kafka);
@@ -141,10 +143,7 @@ async function main(): Promise<void> {
   // PIPELINE_COHOSTED=1: state, triggers and fan-out in one process (bench/cohosted.ts), each still with
   // its own config, group and port; =shared: one group and one fetch for the three (bench/sharedFetch.ts).
   // The process's PostgreSQL backends are counted together.
-  const cohosted =
-    process.env.PIPELINE_COHOSTED === '1' || process.env.PIPELINE_COHOSTED === 'shared'
-      ? ['state-aggregator', 'churn-triggers', 'webhook-fanout']
-      : [];
+  const cohosted = mode ? ['state-aggregator', 'churn-triggers', 'webhook-fanout'] : [];
   const consumersApp = `storeline-bench-consumers-${run}`;
   const services: Running[] = [];
   const guests: { name: string; port: number; entry: string; env: Record<string, string> }[] = [];
@@ -166,7 +165,7 @@ async function main(): Promise<void> {
     ? service('bench/cohosted.ts', {
         ...common,
         COHOST: JSON.stringify(guests.map((g) => [g.entry, g.env])),
-        ...(process.env.PIPELINE_COHOSTED === 'shared' && { COHOST_SHARED_FETCH: `bench-shared-${run}` }),
+        ...(mode === 'shared' && { COHOST_SHARED_FETCH: `bench-shared-${run}` }),
       })
     : undefined;
   // Every service's port (readiness, work counters); `services` is what CPU is counted by, one per process.
